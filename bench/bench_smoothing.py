@@ -47,15 +47,17 @@ def wide(z: torch.Tensor) -> torch.Tensor:
     return (torch.relu(z @ W[0]) @ W[1] > 0).to(z.dtype)
 
 
-def timeit(fn, device, repeat=7):
-    for _ in range(2): fn()
-    times = []
+def timeit(fns, device, repeat=9):
+    "Median wall time of each of `fns`, run in alternation so that drifts in machine load hit all of them alike."
+    for fn in fns: fn(); fn()
+    times = [[] for _ in fns]
     for _ in range(repeat):
-        if device.type == 'cuda': torch.cuda.synchronize()
-        t0 = time.perf_counter(); fn()
-        if device.type == 'cuda': torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            if device.type == 'cuda': torch.cuda.synchronize()
+            t0 = time.perf_counter(); fn()
+            if device.type == 'cuda': torch.cuda.synchronize()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def overhead(f, batch, n, s, device, sampler):
@@ -67,7 +69,7 @@ def overhead(f, batch, n, s, device, sampler):
     def smooth_fb():
         out = smooth(f, x, n_samples=s, sampler=sampler, generator=gen)
         out.sum().backward()
-    tf, ts = timeit(f_alone, device), timeit(smooth_fb, device)
+    tf, ts = timeit([f_alone, smooth_fb], device)
     return dict(f=getattr(f, '__name__', 'f'), batch=batch, n=n, samples=s, sampler=sampler, t_f_ms=1e3 * tf,
                 t_smooth_ms=1e3 * ts, ratio=ts / tf)
 
