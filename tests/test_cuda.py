@@ -57,3 +57,14 @@ def test_jacobian_backward_and_chunks_on_gpu():
     assert torch.allclose(rows, J, atol=1e-10) and torch.allclose(Jc, J, atol=1e-10)
     P = smooth(sort_permutation, x.float(), n_samples=1024, generator=torch.Generator(device=DEV).manual_seed(0))
     assert P.device.type == 'cuda' and torch.allclose(P.sum(-1), torch.ones(4, 5, device=DEV))
+
+
+def test_shortest_path_on_gpu_matches_cpu():
+    from gss_nbdev.algorithms.shortest_path import shortest_path
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        C = torch.rand(2000, 12, 12, generator=g, dtype=dtype) * 10 - 1          # some negative costs: clamped by f
+        P_cpu, P_gpu = shortest_path(C), shortest_path(C.to(DEV))
+        assert P_gpu.device.type == 'cuda'
+        cost = lambda P: (C.clamp(min=1e-3) * P.cpu()).flatten(1).sum(-1)
+        assert torch.allclose(cost(P_gpu), cost(P_cpu), rtol=1e-5)
