@@ -19,7 +19,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gss_nbdev.algorithms.shortest_path import shortest_path, dijkstra_grid, _NEIGHBOURS  # noqa: E402
+from _report import machine_info, write_report  # noqa: E402
 
 
 def scipy_solver(H, W):
@@ -81,20 +83,13 @@ def main(argv=None):
             t = time_batched(Cg, device, torch.float32, repeat=3)
             scaling.append(dict(grid=f'{H}×{H}', maps=n, t_s=t, us_per_map=1e6 * t / n))
             print(scaling[-1], flush=True)
-    info = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else f'{platform.machine()} CPU',
-                threads=torch.get_num_threads(), torch=torch.__version__, date=time.strftime('%Y-%m-%d'))
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f'shortest_path_{device.type}.json').write_text(json.dumps(dict(info=info, throughput=rows, scaling=scaling), indent=1))
-    md = [f"Measured {info['date']} on {info['device']} ({info['threads']} threads), torch {info['torch']}. "
-          f"Python and scipy Dijkstra timed per map on 300 maps, scaled to {N}.", '',
-          '| 10 000 maps 12×12 | batched solver (s) | Python Dijkstra (s) | scipy per map (s) | × Python | × scipy |', '|---|---|---|---|---|---|']
+    md = ['| 10 000 maps 12×12 | batched solver (s) | Python Dijkstra (s) | scipy per map (s) | × Python | × scipy |', '|---|---|---|---|---|---|']
     md += [f"| {r['dtype']} | {r['t_batched_s']:.3f} | {r['t_python_dijkstra_s']:.2f} | {r['t_scipy_per_map_s']:.2f} | "
            f"{r['speedup_vs_python']:.0f} | {r['speedup_vs_scipy']:.0f} |" for r in rows]
     md += ['', '| grid | maps | time (s) | µs per map |', '|---|---|---|---|']
     md += [f"| {r['grid']} | {r['maps']} | {r['t_s']:.3f} | {r['us_per_map']:.1f} |" for r in scaling]
-    (a.out / f'shortest_path_{device.type}.md').write_text('\n'.join(md) + '\n')
-    print('\n'.join(md))
-
+    write_report(a.out, f'shortest_path_{device.type}', machine_info(device), dict(throughput=rows, scaling=scaling), md,
+                 note=f'Python and scipy Dijkstra timed per map on 300 maps, scaled to {N}.')
 
 if __name__ == '__main__':
     main()

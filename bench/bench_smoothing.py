@@ -24,9 +24,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gss_nbdev.smoothing import smooth  # noqa: E402
 from gss_nbdev.sampling import sample_noise  # noqa: E402
 from gss_nbdev.algorithms.sorting import sort_permutation  # noqa: E402
+from _report import machine_info, write_report  # noqa: E402
 
 
 def costly(z: torch.Tensor) -> torch.Tensor:
@@ -114,18 +116,11 @@ def main(argv=None):
         r = subprocess.run([sys.executable, __file__, '--_memory', chunk, str(device)], capture_output=True, text=True, check=True)
         mem.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(mem[-1], flush=True)
-    info = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else f'{platform.processor() or platform.machine()} CPU',
-                threads=torch.get_num_threads(), torch=torch.__version__, date=time.strftime('%Y-%m-%d'))
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f'smoothing_{device.type}.json').write_text(json.dumps(dict(info=info, overhead=rows, memory=mem), indent=1))
-    md = [f"Measured {info['date']} on {info['device']} ({info['threads']} threads), torch {info['torch']}.", '',
-          '| f | batch × samples × n | sampler | f alone (ms) | smooth fwd+bwd (ms) | overhead ratio |', '|---|---|---|---|---|---|']
+    md = ['| f | batch × samples × n | sampler | f alone (ms) | smooth fwd+bwd (ms) | overhead ratio |', '|---|---|---|---|---|---|']
     md += [f"| {r['f']} | {r['batch']} × {r['samples']} × {r['n']} | {r['sampler']} | {r['t_f_ms']:.2f} | {r['t_smooth_ms']:.2f} | {r['ratio']:.2f} |" for r in rows]
     md += ['', '| 32768 samples of `wide` (batch 8, n = 16) | peak memory (MiB) |', '|---|---|']
     md += [f"| chunk_size = {m['chunk_size']} | {m['peak_mib']:.0f} |" for m in mem]
-    (a.out / f'smoothing_{device.type}.md').write_text('\n'.join(md) + '\n')
-    print('\n'.join(md))
-
+    write_report(a.out, f'smoothing_{device.type}', machine_info(device), dict(overhead=rows, memory=mem), md)
 
 if __name__ == '__main__':
     main()
