@@ -9,8 +9,6 @@ time grows with the grid (12 → 24 → 48) and with the batch. The per-map refe
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
