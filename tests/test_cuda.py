@@ -68,3 +68,19 @@ def test_shortest_path_on_gpu_matches_cpu():
         assert P_gpu.device.type == 'cuda'
         cost = lambda P: (C.clamp(min=1e-3) * P.cpu()).flatten(1).sum(-1)
         assert torch.allclose(cost(P_gpu), cost(P_cpu), rtol=1e-5)
+
+
+def test_median_and_covariance_on_gpu():
+    from gss_nbdev.median import smooth_median
+    from gss_nbdev.covariance import smoothed_covariance
+    x = torch.full((200, 1), 0.7, dtype=torch.float64, device=DEV, requires_grad=True)
+    v = smooth_median(lambda z: z, x, 5, dist='cauchy', n_samples=1024, sampler='mc', covariate='none',
+                      generator=torch.Generator(device=DEV).manual_seed(1))
+    (g,) = torch.autograd.grad(v.sum(), x)
+    assert v.device.type == 'cuda' and abs(g.mean().item() - 1) < 5 * g.std().item() / math.sqrt(200)
+    x0, gamma, R = torch.tensor([0.5, -1.2], dtype=torch.float64, device=DEV), 0.7, 300
+    xr = x0.expand(R, 2).clone().requires_grad_()
+    G = smoothed_covariance(lambda z: z * z, xr, scale=gamma, n_samples=1024, sampler='mc', generator=torch.Generator(device=DEV).manual_seed(2))
+    (gx,) = torch.autograd.grad(G[:, 0, 0].sum(), xr)
+    m, se = gx[:, 0].mean().item(), gx[:, 0].std().item() / math.sqrt(R)
+    assert abs(m - 8 * 0.5 * gamma ** 2) < 5 * se
