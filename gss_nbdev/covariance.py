@@ -29,9 +29,9 @@ class _SecondMomentFn(torch.autograd.Function):
 
 def smoothed_covariance(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
                         antithetic: bool = False, generator: torch.Generator | None = None, chunk_size: int | None = None,
-                        check_finite: bool = True) -> Tensor:
+                        check_finite: bool = True, evaluator=None) -> Tensor:
     "Unbiased estimate of Cov[f(x + Lε)], shape `(*batch, m, m)`, differentiable wrt `x` and `scale` (Theorem 8)."
-    d = _draw(f, x, dist, scale, n_samples, sampler, 'none', antithetic, generator, chunk_size, check_finite)
+    d = _draw(f, x, dist, scale, n_samples, sampler, 'none', antithetic, generator, chunk_size, check_finite, evaluator=evaluator)
     if d.y.ndim != d.nb + 2:
         raise ValueError(f"`f` must return one vector per input, shape (*batch, s, m), for a covariance; got {tuple(d.y.shape)}")
     s = d.y.shape[-2]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from .distributions import get_distribution
 from .sampling import sample_noise, _check_count
-from .smoothing import _check_x, _check_scale, _check_covariate, _evaluate, _SmoothFn
+from .smoothing import _check_x, _check_scale, _check_covariate, _check_evaluator, _evaluate, _SmoothFn
 
 # %% auto #0
 __all__ = ['median_weights', 'smooth_median']
@@ -67,7 +67,7 @@ def _effective_values(g: Tensor, k: int, nb: int) -> tuple:
 # %% ../nbs/04_median.ipynb #9e1b9ddf
 def smooth_median(f, x: Tensor, k: int, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
                   covariate='fx', antithetic: bool = False, generator: torch.Generator | None = None,
-                  chunk_size: int | None = None, check_finite: bool = True) -> Tensor:
+                  chunk_size: int | None = None, check_finite: bool = True, evaluator=None) -> Tensor:
     "Unbiased estimate of E[median of f over k perturbed copies of x] (per output), differentiable wrt `x` and `scale`."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     x = _check_x(x)
@@ -79,15 +79,16 @@ def smooth_median(f, x: Tensor, k: int, dist='gaussian', scale=1.0, n_samples: i
     if isinstance(cov, str) and cov == 'loo':
         raise ValueError("`covariate='loo'` is not defined for the k-sample median; use 'none', 'fx' or a tensor")
     if chunk_size is not None: chunk_size = _check_count(chunk_size, 'chunk_size')
+    evaluator = _check_evaluator(evaluator)
     batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
     nb, n = len(batch), x.shape[-1]
     eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch, generator=generator,
                        device=x.device, dtype=x.dtype)
     xd = x.detach()
-    y = _evaluate(f, xd[..., None, :] + (eps @ sc.value.detach().mT if sc.matrix else sc.value.detach() * eps), nb, chunk_size, check_finite)
+    y = _evaluate(f, xd[..., None, :] + (eps @ sc.value.detach().mT if sc.matrix else sc.value.detach() * eps), nb, chunk_size, check_finite, evaluator)
     c = None                                   # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
     if isinstance(cov, Tensor): c = cov.to(y).expand(*batch, *y.shape[nb + 1:]).unsqueeze(nb)
-    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite)
+    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite, evaluator)
     value, omega = _effective_values(y if c is None else y - c, k, nb)
     if c is not None: value = value + c.squeeze(nb)
     return _SmoothFn.apply(x, sc.value, value, omega * n_samples, None, eps, d._score(eps), sc.inv_t, nb, 1.0)

@@ -67,9 +67,15 @@ def _check_covariate(covariate):
     return key
 
 # %% ../nbs/02_smoothing.ipynb #b1ca65ff
-def _call(f, z: Tensor, nb: int, check_finite: bool) -> Tensor:
-    "Evaluate the black box on z (*batch, s, n) and validate its output (*batch, s, *out)."
-    with torch.no_grad(): y = f(z)
+def _check_evaluator(evaluator):
+    "None (one call of the batched f), or an evaluator of a per-sample f: an `Evaluator`, a `concurrent.futures.Executor` or a Dask `Client`."
+    if evaluator is None: return None
+    from gss_nbdev.evaluators import as_evaluator     # imported on demand: the default path needs no executor machinery
+    return as_evaluator(evaluator)
+
+def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
+    "Evaluate the black box on z (*batch, s, n) — in one batched call, or per sample by `evaluator` — and validate its output (*batch, s, *out)."
+    with torch.no_grad(): y = f(z) if evaluator is None else evaluator(f, z)
     if not isinstance(y, Tensor):
         try: y = torch.as_tensor(y)
         except Exception: raise TypeError(f"`f` must return a tensor (or array) of shape (*batch, s, *out) = {tuple(z.shape[:-1])} + out; got {type(y).__name__}") from None
@@ -88,10 +94,10 @@ def _call(f, z: Tensor, nb: int, check_finite: bool) -> Tensor:
                              f"{z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass check_finite=False to skip this check).")
     return y
 
-def _evaluate(f, z: Tensor, nb: int, chunk_size, check_finite: bool) -> Tensor:
+def _evaluate(f, z: Tensor, nb: int, chunk_size, check_finite: bool, evaluator=None) -> Tensor:
     s = z.shape[nb]
-    if chunk_size is None or chunk_size >= s: return _call(f, z, nb, check_finite)
-    return torch.cat([_call(f, z.narrow(nb, i, min(chunk_size, s - i)), nb, check_finite) for i in range(0, s, chunk_size)], dim=nb)
+    if chunk_size is None or chunk_size >= s: return _call(f, z, nb, check_finite, evaluator)
+    return torch.cat([_call(f, z.narrow(nb, i, min(chunk_size, s - i)), nb, check_finite, evaluator) for i in range(0, s, chunk_size)], dim=nb)
 
 # %% ../nbs/02_smoothing.ipynb #24d19d18
 @dataclass
@@ -101,7 +107,7 @@ class _Draw:
     def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
 
 def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin', covariate='loo', antithetic=False,
-          generator=None, chunk_size=None, check_finite=True, growth=None) -> _Draw:
+          generator=None, chunk_size=None, check_finite=True, growth=None, evaluator=None) -> _Draw:
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     x = _check_x(x)
     d = get_distribution(dist)
@@ -112,19 +118,20 @@ def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin'
     cov = _check_covariate(covariate)
     n_samples = _check_count(n_samples, 'n_samples')
     if chunk_size is not None: chunk_size = _check_count(chunk_size, 'chunk_size')
+    evaluator = _check_evaluator(evaluator)
     if isinstance(cov, str) and cov == 'loo' and n_samples < 2: raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
     batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
     nb, n = len(batch), x.shape[-1]
     eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
                        generator=generator, device=x.device, dtype=x.dtype)
     xd, Ld = x.detach(), _Scale(sc.value.detach(), sc.inv_t)
-    y = _evaluate(f, xd[..., None, :] + Ld.apply(eps), nb, chunk_size, check_finite)
+    y = _evaluate(f, xd[..., None, :] + Ld.apply(eps), nb, chunk_size, check_finite, evaluator)
     c, alpha = None, 1.0
     if isinstance(cov, Tensor):
         try: c = cov.to(y).expand(*batch, *y.shape[nb + 1:]).unsqueeze(nb)
         except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
                                               f"{(*batch, *y.shape[nb + 1:])}; got shape {tuple(cov.shape)}") from None
-    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite)
+    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite, evaluator)
     elif cov == 'loo': c, alpha = y.mean(nb, keepdim=True), n_samples / (n_samples - 1)   # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
     return _Draw(x, sc, nb, eps, d._score(eps), y, c, alpha)
 
@@ -178,17 +185,18 @@ def _score_grads(ctx, v: Tensor, eps: Tensor, score: Tensor, scale_value: Tensor
 # %% ../nbs/02_smoothing.ipynb #d9602b57
 def smooth(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
            covariate='loo', antithetic: bool = False, generator: torch.Generator | None = None,
-           chunk_size: int | None = None, check_finite: bool = True, growth=None) -> Tensor:
+           chunk_size: int | None = None, check_finite: bool = True, growth=None, evaluator=None) -> Tensor:
     "Monte-Carlo estimate of E[f(x + Lε)], shape `(*batch, *out)`, differentiable wrt `x` and `scale` by the score-function estimator."
-    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth)
+    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth, evaluator)
     return _SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, d.c, d.eps, d.score, d.scale.inv_t, d.nb, d.alpha)
 
 # %% ../nbs/02_smoothing.ipynb #74ce1fc5
 def smoothed_jacobian(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
                       covariate='loo', antithetic: bool = False, generator: torch.Generator | None = None,
-                      chunk_size: int | None = None, check_finite: bool = True, return_value: bool = False, growth=None):
+                      chunk_size: int | None = None, check_finite: bool = True, return_value: bool = False, growth=None,
+                      evaluator=None):
     "Explicit Jacobian estimate E[(f(x+Lε) − c) (L^{-T} score(ε))^T], shape `(*batch, *out, n)` (Corollary 2, Lemma 3, Theorem 7)."
-    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth)
+    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth, evaluator)
     nb, s = d.nb, d.eps.shape[-2]
     with torch.no_grad():
         t = d.score @ d.scale.inv_t.mT if d.scale.matrix else d.scale.solve_t(d.score)      # rows (L^{-T} s_i)^T
