@@ -185,8 +185,14 @@ def _score_grads(ctx, v: Tensor, eps: Tensor, score: Tensor, scale_value: Tensor
 # %% ../nbs/02_smoothing.ipynb #d9602b57
 def smooth(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
            covariate='loo', antithetic: bool = False, generator: torch.Generator | None = None,
-           chunk_size: int | None = None, check_finite: bool = True, growth=None, evaluator=None) -> Tensor:
+           chunk_size: int | None = None, check_finite: bool = True, growth=None, evaluator=None,
+           estimator: str = 'score', mix: float = 0.5) -> Tensor:
     "Monte-Carlo estimate of E[f(x + Lε)], shape `(*batch, *out)`, differentiable wrt `x` and `scale` by the score-function estimator."
+    if estimator != 'score':                   # pathwise / mixed need a differentiable f (see the probability-flow chapter)
+        from gss_nbdev.flow import _smooth_flow, ESTIMATORS
+        if estimator not in ESTIMATORS: raise ValueError(f"unknown `estimator`={estimator!r}; valid estimators are {list(ESTIMATORS)}")
+        return _smooth_flow(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite,
+                            growth, evaluator, estimator, mix)
     d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth, evaluator)
     return _SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, d.c, d.eps, d.score, d.scale.inv_t, d.nb, d.alpha)
 
