@@ -97,7 +97,7 @@ class Evaluator:
     def _bar(self, total: int):
         if not self.progress: return None
         from tqdm.auto import tqdm
-        return tqdm(total=total, desc='f evaluations', unit='eval', dynamic_ncols=True, mininterval=0.5)
+        return tqdm(total=total, desc='f evaluations', unit='eval', dynamic_ncols=True, mininterval=1.0)
 
     def _map(self, f, tasks: list, done: dict, bar): raise NotImplementedError
 

@@ -19,13 +19,15 @@ class Smoothed(nn.Module):
     "`f` smoothed as E[f(x + Lε)]: an `nn.Module` whose forward is `smooth(f, x, ...)` with the options given here."
     def __init__(self, f, dist='gaussian', scale=1.0, learn_scale: bool = False, n_samples: int = 1024,
                  sampler: str = 'rqmc-latin', covariate='loo', antithetic: bool = False, chunk_size: int | None = None,
-                 generator: torch.Generator | None = None, evaluator=None):
+                 generator: torch.Generator | None = None, evaluator=None, estimator: str = 'score', mix: float = 0.5):
         super().__init__()
         if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
         self.f, self.dist, self.generator = f, get_distribution(dist), generator
         self.options = dict(n_samples=_check_count(n_samples, 'n_samples'), sampler=_check_sampler(sampler),
                             covariate=_check_covariate(covariate), antithetic=antithetic, chunk_size=chunk_size,
-                            evaluator=_check_evaluator(evaluator))
+                            evaluator=_check_evaluator(evaluator), estimator=estimator, mix=mix)
+        if estimator not in ('score', 'pathwise', 'mixed'):
+            raise ValueError(f"unknown `estimator`={estimator!r}; valid estimators are ['score', 'pathwise', 'mixed']")
         if isinstance(scale, nn.Parameter): self.scale = scale
         else:
             scale = torch.as_tensor(scale, dtype=torch.get_default_dtype()).clone()
