@@ -59,7 +59,7 @@ class Proposal:
 def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_samples: int = 1024, sampler: str = 'mc',
                   antithetic: bool = False, baseline='none', proposal: Proposal | None = None,
                   generator: torch.Generator | None = None, per_sample: bool = False) -> Tensor:
-    "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]."
+    "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     loc = _check_loc(loc).detach()
     sigma = _check_sigma(scale, loc).detach()
@@ -103,8 +103,10 @@ def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_sampl
             if not (y.is_floating_point() and y.requires_grad):
                 raise ValueError("this flow needs ∇f, but `f` is not differentiable by autograd (its output has no graph); "
                                  "a black box can only use flow='lr' (u = 0), the score-function estimator")
-            gphi, = torch.autograd.grad(y.sum(), xg, create_graph=k is None)
+            gphi, = torch.autograd.grad(y.sum(), xg)
     phi = y.detach().to(loc.dtype)
+    if not bool(torch.isfinite(phi).all()):
+        raise ValueError(f"`f` returned {int((~torch.isfinite(phi)).sum())} non-finite values of {phi.numel()}; the estimators need finite f values")
 
     if k is not None:                                      # k·(reparameterization flow): closed form, ψ = (1−k) (p/q) ∂θ log p
         psi = (1 - k) * dlogp

@@ -44,3 +44,19 @@ def test_readme_has_the_two_commands():
 def test_requirements_keep_torch_open():
     reqs = CFG['DEFAULT']['requirements'].split()
     assert 'torch>=2.2' in reqs, 'keep torch>=2.2 so CUDA users are not forced onto the CPU wheel'
+
+
+def test_every_public_callable_has_show_doc():
+    "Each name in a module's __all__ that is a function or class is documented by a show_doc cell in its notebook."
+    import importlib
+    import json
+    from gss_nbdev._modidx import d
+    missing = []
+    for mod in d['syms']:
+        m = importlib.import_module(mod)
+        src_nb = Path(m.__file__).read_text().split('File to edit: ')[1].split('.ipynb')[0] + '.ipynb'
+        cells = json.loads((Path(m.__file__).parent / src_nb).resolve().read_text())['cells']
+        text = '\n'.join(''.join(c['source']) for c in cells)
+        missing += [f'{mod}.{n}' for n in getattr(m, '__all__', [])
+                    if callable(getattr(m, n)) and not re.search(rf'show_doc\({re.escape(n)}\b', text)]
+    assert not missing, f"public callables without a show_doc entry: {missing}"
