@@ -38,7 +38,7 @@ class Experiment:
 
 EXPERIMENTS: dict = {}
 "The registry of experiments, by name: `gss reproduce NAME` runs one."
-EXPERIMENT_MODULES = ['gss_nbdev.experiments.variance']
+EXPERIMENT_MODULES = ['gss_nbdev.experiments.variance', 'gss_nbdev.experiments.flow_variance']
 "Modules that register an experiment when imported; a new experiment adds its module here."
 
 def experiments() -> dict:
