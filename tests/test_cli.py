@@ -49,3 +49,12 @@ def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     assert (out / 'variance_shortest_path.csv').read_text() == before
     assert (out / 'variance_sorting.csv').read_text() == ''.join(lines)    # seeded per task: the resumed run is identical
     assert (out / 'variance_sorting.png').exists()
+
+
+def test_quick_flow_run(tmp_path):
+    out = tmp_path / 'flow'
+    r = gss('reproduce', 'flow', '--scale', 'quick', '--out', str(out), '--no-progress')
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['config.json', 'flow_variance.csv', 'flow_variance.md', 'flow_variance.png']
+    lines = (out / 'flow_variance.csv').read_text().splitlines()
+    assert lines[0] == 'phi,sigma,estimator,samples,mean,reference,std,bias_se' and len(lines) == 1 + 18 * 7
