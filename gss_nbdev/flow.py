@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 import torch
 from torch import Tensor
-from .distributions import get_distribution, SmoothingDistribution
+from .distributions import get_distribution
 from .sampling import sample_noise, _check_count
-from .smoothing import _check_x, _check_scale, _check_covariate, _SmoothFn
+from .smoothing import _setup, _covariate, _SmoothFn
 
 # %% auto #0
 __all__ = ['ESTIMATORS', 'BASELINES', 'Proposal', 'flow_gradient', 'LDistribution', 'l_gradient', 'halfspace_jump_term']
@@ -210,30 +210,17 @@ def _smooth_flow(f, x, dist, scale, n_samples, sampler, covariate, antithetic, g
                          f"that has no derivative; use estimator='score' (the score-function estimator needs f's values only)")
     if estimator == 'mixed' and (isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1):
         raise ValueError(f"`mix` is the RP weight k of Eq. (51) and must be a number in [0, 1], got {mix!r}")
-    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
-    x = _check_x(x)
-    d = get_distribution(dist)
-    if growth is not None:
-        from gss_nbdev.finite import check_growth
-        check_growth(d, growth, stacklevel=4)
-    sc = _check_scale(scale, x)
-    cov = _check_covariate(covariate)
-    n_samples = _check_count(n_samples, 'n_samples')
-    if chunk_size is not None: chunk_size = _check_count(chunk_size, 'chunk_size')
-    if isinstance(cov, str) and cov == 'loo' and n_samples < 2: raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
-    batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
-    nb, n = len(batch), x.shape[-1]
-    eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
-                       generator=generator, device=x.device, dtype=x.dtype)
-    z = x[..., None, :] + sc.apply(eps)                                            # differentiable in x and the scale
-    chunks = [z] if chunk_size is None else list(z.split(chunk_size, dim=nb))
+    s = _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, None)
+    nb, sc = s.nb, s.scale
+    z = s.x[..., None, :] + sc.apply(s.eps)                                        # differentiable in x and the scale
+    chunks = [z] if s.chunk_size is None else list(z.split(s.chunk_size, dim=nb))
     ys = [f(zc) for zc in chunks]
     for zc, yc in zip(chunks, ys):
         if not isinstance(yc, Tensor) or tuple(yc.shape[:nb + 1]) != tuple(zc.shape[:nb + 1]):
             raise ValueError(f"`f` must return a tensor (*batch, s, *out) starting with {tuple(zc.shape[:nb + 1])}; got "
                              f"{tuple(yc.shape) if isinstance(yc, Tensor) else type(yc).__name__}")
     y = torch.cat(ys, nb) if len(ys) > 1 else ys[0]
-    wants_grad = torch.is_grad_enabled() and (x.requires_grad or sc.value.requires_grad)
+    wants_grad = torch.is_grad_enabled() and (s.x.requires_grad or sc.value.requires_grad)
     if not y.is_floating_point() or (wants_grad and not y.requires_grad):
         raise ValueError(f"estimator={estimator!r} needs an f that autograd can differentiate, but f's output "
                          f"{'has dtype ' + str(y.dtype) if not y.is_floating_point() else 'carries no autograd graph'}: it is a "
@@ -242,12 +229,7 @@ def _smooth_flow(f, x, dist, scale, n_samples, sampler, covariate, antithetic, g
         raise ValueError("`f` returned non-finite values on the perturbed inputs (pass check_finite=False to skip this check)")
     rp = y.mean(nb)
     if estimator == 'pathwise': return rp
-    yd = y.detach()
-    c, alpha = None, 1.0
-    if isinstance(cov, Tensor): c = cov.to(yd).expand(*batch, *yd.shape[nb + 1:]).unsqueeze(nb)
-    elif cov == 'fx':
-        with torch.no_grad(): c = f(x.detach().expand(*batch, n)[..., None, :]).to(yd)
-    elif cov == 'loo': c, alpha = yd.mean(nb, keepdim=True), n_samples / (n_samples - 1)
-    value = yd.mean(nb)
-    lr = _SmoothFn.apply(x, sc.value, value, yd, c, eps, d._score(eps), sc.inv_t, nb, alpha)
+    yd = y.detach()                                           # the LR part: the score-function estimator on the same values
+    c, alpha = _covariate(s, f, yd, check_finite)
+    lr = _SmoothFn.apply(s.x, sc.value, yd.mean(nb), yd, c, s.eps, s.d._score(s.eps), sc.inv_t, nb, alpha)
     return mix * rp + (1 - mix) * lr

@@ -106,14 +106,20 @@ class _Draw:
     x: Tensor; scale: _Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
     def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
 
-def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin', covariate='loo', antithetic=False,
-          generator=None, chunk_size=None, check_finite=True, growth=None, evaluator=None) -> _Draw:
+@dataclass
+class _Setup:
+    "A validated call: x, the distribution, the scale, the covariate, counts, the evaluator, the batch shape and the noise."
+    x: Tensor; d: object; scale: _Scale; cov: object; n_samples: int; chunk_size: int | None; evaluator: object
+    batch: tuple; nb: int; n: int; eps: Tensor
+
+def _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, evaluator) -> _Setup:
+    "Validate the arguments every estimator shares and draw the noise (*batch, s, n)."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     x = _check_x(x)
     d = get_distribution(dist)
     if growth is not None:                     # a declaration about f (Appendix B): warn if value or gradient is undefined
         from gss_nbdev.finite import check_growth
-        check_growth(d, growth, stacklevel=4)
+        check_growth(d, growth, stacklevel=5)  # check_growth ← _setup ← _draw ← smooth ← the caller
     sc = _check_scale(scale, x)
     cov = _check_covariate(covariate)
     n_samples = _check_count(n_samples, 'n_samples')
@@ -124,16 +130,25 @@ def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin'
     nb, n = len(batch), x.shape[-1]
     eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
                        generator=generator, device=x.device, dtype=x.dtype)
-    xd, Ld = x.detach(), _Scale(sc.value.detach(), sc.inv_t)
-    y = _evaluate(f, xd[..., None, :] + Ld.apply(eps), nb, chunk_size, check_finite, evaluator)
-    c, alpha = None, 1.0
-    if isinstance(cov, Tensor):
-        try: c = cov.to(y).expand(*batch, *y.shape[nb + 1:]).unsqueeze(nb)
+    return _Setup(x, d, sc, cov, n_samples, chunk_size, evaluator, tuple(batch), nb, n, eps)
+
+def _covariate(s: _Setup, f, y: Tensor, check_finite: bool) -> tuple:
+    "The covariate as an offset c (*batch, 1, *out) and the factor α, from f's values y on the draw."
+    if isinstance(s.cov, Tensor):
+        try: return s.cov.to(y).expand(*s.batch, *y.shape[s.nb + 1:]).unsqueeze(s.nb), 1.0
         except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
-                                              f"{(*batch, *y.shape[nb + 1:])}; got shape {tuple(cov.shape)}") from None
-    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite, evaluator)
-    elif cov == 'loo': c, alpha = y.mean(nb, keepdim=True), n_samples / (n_samples - 1)   # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
-    return _Draw(x, sc, nb, eps, d._score(eps), y, c, alpha)
+                                              f"{(*s.batch, *y.shape[s.nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
+    if s.cov == 'fx': return _evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0
+    if s.cov == 'loo': return y.mean(s.nb, keepdim=True), s.n_samples / (s.n_samples - 1)   # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
+    return None, 1.0
+
+def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin', covariate='loo', antithetic=False,
+          generator=None, chunk_size=None, check_finite=True, growth=None, evaluator=None) -> _Draw:
+    s = _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, evaluator)
+    y = _evaluate(f, s.x.detach()[..., None, :] + _Scale(s.scale.value.detach(), s.scale.inv_t).apply(s.eps), s.nb,
+                  s.chunk_size, check_finite, s.evaluator)
+    c, alpha = _covariate(s, f, y, check_finite)
+    return _Draw(s.x, s.scale, s.nb, s.eps, s.d._score(s.eps), y, c, alpha)
 
 # %% ../nbs/02_smoothing.ipynb #c17cb2e2
 def _sum_to(g: Tensor, shape) -> Tensor:
