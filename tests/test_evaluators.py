@@ -1,6 +1,5 @@
 "Evaluators on the real engines: a LocalCluster with 2 worker processes and a ProcessPoolExecutor (issue 14)."
 import os, time, concurrent.futures as cf
-from pathlib import Path
 import pytest, torch
 from gss_nbdev.smoothing import smooth, smoothed_jacobian
 from gss_nbdev.median import smooth_median
