@@ -38,4 +38,8 @@ def smoothed_covariance(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int
     if s < 2: raise ValueError("`n_samples` must be ≥ 2 for a covariance")
     mean = _SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0)
     second = _SecondMomentFn.apply(d.x, d.scale.value, d.y, d.eps, d.score, d.scale.inv_t, d.nb)
+    if check_finite and not bool(torch.isfinite(second.detach()).all()):   # squares overflow long before f does
+        raise ValueError(f"the second moment of f overflowed {d.y.dtype} (largest |f| = {d.y.abs().max().item():.3g}); "
+                         f"compute in a wider dtype (x.double()), or smooth with a lighter-tailed `dist` "
+                         f"(with Cauchy noise f's covariance may not even exist: see Appendix B)")
     return (second - mean[..., :, None] * mean[..., None, :]) * (s / (s - 1))

@@ -82,6 +82,9 @@ class SmoothingDistribution:
     def sample(self, shape, generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
         "i.i.d. samples of the given shape by inversion of uniforms drawn from `generator`."
         if isinstance(shape, int): shape = (shape,)
+        try: shape = torch.Size(shape)
+        except TypeError: raise TypeError(f"`shape` must be an int or a tuple of ints, got {shape!r}") from None
+        if any(s < 0 for s in shape): raise ValueError(f"`shape` must have non-negative sizes, got {tuple(shape)}")
         return self._sample(tuple(shape), generator, device, dtype)
 
     def _sample(self, shape, generator, device, dtype):
@@ -133,7 +136,7 @@ class Cauchy(SmoothingDistribution):
     fisher_information = 0.5
     tail, kernel_tail = Tail('polynomial', 2.0), Tail('polynomial', 3.0)
     def _torch(self, like): return torch.distributions.Cauchy(like.new_zeros(()), like.new_ones(()), validate_args=False)
-    def _score(self, eps): return 2 * eps / (1 + eps * eps)
+    def _score(self, eps): return 2 / (eps + 1 / eps)          # = 2ε/(1+ε²), with no ε² to overflow in float16
 
 class Laplace(SmoothingDistribution):
     "Standard Laplace, density exp(−|ε|)/2; score sign(ε), 0 at the kink ε = 0."

@@ -28,10 +28,10 @@ class EvaluationTimeout(TimeoutError):
         self.completed = completed or {}
 
 class _SampleFailure(Exception):
-    "Raised inside a task: the failing sample's index and input, the error and its traceback, all plain data."
-    def __init__(self, index, input, error, tb):
-        super().__init__(index, input, error, tb)
-        self.index, self.input, self.error, self.tb = index, input, error, tb
+    "A failing sample's index and input, the error and its traceback, all plain data; `retry=False`: a rerun cannot help."
+    def __init__(self, index, input, error, tb, retry: bool = True):
+        super().__init__(index, input, error, tb, retry)
+        self.index, self.input, self.error, self.tb, self.retry = index, input, error, tb, retry
     def __str__(self): return f"f failed on sample {self.index} (input {self.input}): {self.error}"
 
 def _failure(e: _SampleFailure, done: dict) -> EvaluationError:
@@ -52,9 +52,13 @@ def _run_task(f, start: int, rows: Tensor) -> list:
     out = []
     for j in range(rows.shape[0]):
         z = rows[j].clone()
-        try: out.append(_as_output(f(z)))
-        except Exception as e:
+        try: y = f(z)
+        except Exception as e:        # raised: the engine may retry (a flaky simulator, a lost file handle)
             raise _SampleFailure(start + j, z.tolist(), f"{type(e).__name__}: {e}", traceback.format_exc()) from None
+        try: out.append(_as_output(y))
+        except Exception as e:        # returned, not raised: f's output is unusable and a rerun returns the same
+            return _SampleFailure(start + j, z.tolist(), f"f returned {type(y).__name__}, not a tensor, array or number "
+                                  f"({type(e).__name__}: {e})", traceback.format_exc(), retry=False)
     return out
 
 @functools.lru_cache(maxsize=8)
@@ -115,7 +119,7 @@ def _stack(done: dict, rows: Tensor, lead) -> Tensor:
 
 # %% ../nbs/07_evaluators.ipynb #3c8549fd
 class SerialEvaluator(Evaluator):
-    "The per-sample f called one input at a time in this process (the timeout is checked between calls)."
+    "The per-sample f called one input at a time in this process; `timeout` is checked between calls and cannot stop a call that hangs."
     def _map(self, f, tasks, done, bar):
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         for i, rows in tasks:
@@ -123,6 +127,7 @@ class SerialEvaluator(Evaluator):
                 try: out = _run_task(f, i, rows); break
                 except _SampleFailure as e:
                     if attempt == self.retries: raise _failure(e, done) from None
+            if isinstance(out, _SampleFailure): raise _failure(out, done)
             done.update(zip(range(i, i + len(out)), out))
             if bar is not None: bar.update(len(out))
             if deadline is not None and time.monotonic() > deadline and len(done) < sum(len(r) for _, r in tasks):
@@ -168,6 +173,7 @@ class ExecutorEvaluator(Evaluator):
                                           f"{rows[0].tolist()}), which breaks a ProcessPoolExecutor for good; {len(done)} samples had "
                                           f"finished. DaskEvaluator restarts dead workers and reschedules their tasks.",
                                           i, rows[0].tolist(), completed=dict(done)) from e
+                if isinstance(out, _SampleFailure): raise _failure(out, done)
                 done.update(zip(range(i, i + len(out)), out))
                 if bar is not None: bar.update(len(out))
         finally:
@@ -177,7 +183,7 @@ class ExecutorEvaluator(Evaluator):
 class DaskEvaluator(Evaluator):
     "Evaluate on Dask: an in-process `LocalCluster` by default, a running cluster by `address=`, or a given `client`."
     def __init__(self, client=None, address: str | None = None, n_workers: int | None = None, samples_per_task: int = 1,
-                 retries: int = 2, timeout: float | None = None, progress: bool = False, **cluster_kwargs):
+                 retries: int = 2, timeout: float | None = None, progress: bool = False, security=None, **cluster_kwargs):
         super().__init__(samples_per_task, retries, timeout, progress)
         if client is not None and address is not None: raise ValueError("give either `client` or `address`, not both")
         if address is not None and not isinstance(address, str):
@@ -186,21 +192,40 @@ class DaskEvaluator(Evaluator):
         if client is not None and type(client).__name__ != 'Client':
             raise TypeError(f"`client` must be a distributed.Client, got {type(client).__name__}")
         self._client, self.address, self.n_workers, self.cluster_kwargs = client, address, n_workers, cluster_kwargs
+        self.security = security      # a distributed.security.Security (TLS) for `address=`, or True: temporary TLS locally
         self._cluster, self._owns_client = None, False
 
     @property
     def client(self):
         "The `distributed.Client`, connected on first use (starting a LocalCluster when neither `client` nor `address` was given)."
         if self._client is None:
+            import dask
             from distributed import Client, LocalCluster
-            if self.address is not None: self._client = Client(self.address)
-            else:
-                opts = dict(n_workers=self.n_workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                            dashboard_address=':0', silence_logs=logging.CRITICAL)
-                self._cluster = LocalCluster(**{**opts, **self.cluster_kwargs})
+            if self.address is not None:
+                wait = self.timeout or 30
+                try: self._client = Client(self.address, security=self.security, timeout=wait)
+                except (OSError, TimeoutError) as e:
+                    raise ConnectionError(f"no Dask scheduler answered at `address`={self.address!r} within {wait} s "
+                                          f"({type(e).__name__}: {e})") from None
+            else:   # this machine only: scheduler and dashboard on the loopback interface, never on 0.0.0.0
+                opts = dict(n_workers=self.n_workers or os.cpu_count(), threads_per_worker=1, processes=True, host='127.0.0.1',
+                            dashboard_address='127.0.0.1:0', silence_logs=logging.CRITICAL)
+                if self.security is not None: opts['security'] = self.security
+                # one task per worker at a time: a worker that dies takes only the task that killed it with it, so a
+                # KilledWorker names the right sample
+                with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
+                    self._cluster = LocalCluster(**{**opts, **self.cluster_kwargs})
                 self._client = Client(self._cluster)
             self._owns_client = True
         return self._client
+
+    def _reset(self):
+        "Drop a LocalCluster we started whose workers died or hung; the next call starts a fresh one."
+        client, cluster = self._client, self._cluster
+        self._client, self._cluster, self._owns_client = None, None, False
+        for c in (client, cluster):
+            try: c.close(timeout=10)
+            except Exception: pass
 
     def close(self):
         "Close the client and the cluster this evaluator started; a given client is left open."
@@ -218,26 +243,38 @@ class DaskEvaluator(Evaluator):
         futs = client.map(functools.partial(_run_task, f), [i for i, _ in tasks], [r for _, r in tasks],
                           retries=self.retries, pure=False)
         live = dict(zip(futs, tasks))
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        broken = False                                   # dead or hung workers: a LocalCluster of ours is replaced
         try:
             for fut in as_completed(futs, timeout=self.timeout):
                 i, rows = live.pop(fut)
-                if fut.status == 'error':
-                    e = fut.exception()
-                    if isinstance(e, _SampleFailure): raise _failure(e, done) from None
-                    raise EvaluationError(f"the task for samples {i}..{i + len(rows) - 1} (first input {rows[0].tolist()}) failed "
-                                          f"outside f: {type(e).__name__}: {e}; {len(done)} samples had finished",
-                                          i, rows[0].tolist(), completed=dict(done)) from e
-                out = fut.result()
+                where = f"samples {i}..{i + len(rows) - 1} (first input {rows[0].tolist()})"
+                try:   # a result held by a worker that died since is 'lost': the scheduler recomputes it, we wait
+                    out = fut.result(timeout=None if deadline is None else max(deadline - time.monotonic(), 0.01))
+                except _SampleFailure as e: raise _failure(e, done) from None
+                except TimeoutError: raise
+                except Exception as e:
+                    broken = True
+                    if type(e).__name__ == 'KilledWorker':
+                        raise EvaluationError(f"every worker that evaluated {where} died: f crashed its process (a segfault, "
+                                              f"os._exit, running out of memory), so there is no Python traceback; "
+                                              f"{len(done)} samples had finished. ({e})", i, rows[0].tolist(),
+                                              completed=dict(done)) from None
+                    raise EvaluationError(f"the task for {where} failed outside f: {type(e).__name__}: {e}; {len(done)} "
+                                          f"samples had finished", i, rows[0].tolist(), completed=dict(done)) from e
+                if isinstance(out, _SampleFailure): raise _failure(out, done)
                 done.update(zip(range(i, i + len(out)), out))
                 if bar is not None: bar.update(len(out))
         except TimeoutError:
+            broken = True
             raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s: {len(done)} samples done, "
                                     f"{sum(len(r) for _, r in live.values())} not; their tasks were cancelled"
-                                    + (" and the local workers restarted" if self._cluster is not None else ""), dict(done)) from None
+                                    + (" and the local cluster replaced" if self._cluster is not None else ""), dict(done)) from None
         finally:
             if live:
-                client.cancel(list(live), force=True)
-                if self._cluster is not None: client.restart(wait_for_workers=False)
+                try: client.cancel(list(live), force=True)
+                except Exception: broken = True
+            if broken and self._cluster is not None: self._reset()
 
     def __repr__(self):
         where = (f"address={self.address!r}" if self.address else "client=given" if self._client is not None and not self._owns_client

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from .distributions import get_distribution
 from .sampling import sample_noise, _check_count
-from .smoothing import _setup, _covariate, _SmoothFn
+from .smoothing import _setup, _covariate, _SmoothFn, _check_finite
 
 # %% auto #0
 __all__ = ['ESTIMATORS', 'BASELINES', 'Proposal', 'flow_gradient', 'LDistribution', 'l_gradient', 'halfspace_jump_term']
@@ -25,6 +25,7 @@ def _check_loc(loc) -> Tensor:
     if not isinstance(loc, Tensor): raise TypeError(f"`loc` must be a torch.Tensor of shape (*batch, n), got {type(loc).__name__}")
     if not loc.is_floating_point(): raise TypeError(f"`loc` must be a floating-point tensor, got dtype {loc.dtype}")
     if loc.ndim == 0 or loc.shape[-1] == 0: raise ValueError(f"`loc` must have shape (*batch, n) with n ≥ 1, got {tuple(loc.shape)}")
+    _check_finite(loc.detach(), 'loc')
     return loc
 
 def _check_sigma(scale, like: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from .distributions import get_distribution
 from .sampling import sample_noise, _check_count
-from .smoothing import _check_x, _check_scale, _check_covariate, _check_evaluator, _evaluate, _SmoothFn
+from .smoothing import _check_x, _check_scale, _check_covariate, _check_evaluator, _evaluate, _SmoothFn, _draw_noise
 
 # %% auto #0
 __all__ = ['median_weights', 'smooth_median']
@@ -82,12 +82,14 @@ def smooth_median(f, x: Tensor, k: int, dist='gaussian', scale=1.0, n_samples: i
     evaluator = _check_evaluator(evaluator)
     batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
     nb, n = len(batch), x.shape[-1]
-    eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch, generator=generator,
-                       device=x.device, dtype=x.dtype)
+    eps = _draw_noise(d, n_samples, n, sampler, antithetic, batch, generator, x)
     xd = x.detach()
     y = _evaluate(f, xd[..., None, :] + (eps @ sc.value.detach().mT if sc.matrix else sc.value.detach() * eps), nb, chunk_size, check_finite, evaluator)
     c = None                                   # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
-    if isinstance(cov, Tensor): c = cov.to(y).expand(*batch, *y.shape[nb + 1:]).unsqueeze(nb)
+    if isinstance(cov, Tensor):
+        try: c = cov.to(y).expand((*batch, *y.shape[nb + 1:])).unsqueeze(nb)
+        except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
+                                              f"{(*batch, *y.shape[nb + 1:])}; got shape {tuple(cov.shape)}") from None
     elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite, evaluator)
     value, omega = _effective_values(y if c is None else y - c, k, nb)
     if c is not None: value = value + c.squeeze(nb)

@@ -38,6 +38,7 @@ def _check_batch_shape(batch_shape) -> tuple:
 
 def cartesian_k(n_samples: int, dim: int) -> int:
     "The grid size k with k**dim == n_samples; a ValueError that names the nearest valid counts otherwise."
+    n_samples, dim = _check_count(n_samples, 'n_samples'), _check_count(dim, 'dim')
     k = max(1, round(n_samples ** (1 / dim)))
     for c in (k - 1, k, k + 1):
         if c >= 1 and c ** dim == n_samples: return c
@@ -57,6 +58,17 @@ def _grid_digits(n_samples: int, dim: int, k: int) -> Tensor:
     "Cell indices (n_samples, dim) of a k**dim Cartesian grid: the base-k digits of 0..n_samples-1 (CPU, cached)."
     idx = torch.arange(n_samples, dtype=torch.int64)[:, None]
     return idx // (k ** torch.arange(dim, dtype=torch.int64)) % k
+
+def _open_unit(u: Tensor, dtype) -> Tensor:
+    "`u` cast to `dtype` and kept strictly inside (0, 1) *in that dtype*: a float16 cast rounds 0.9999 to exactly 1.0."
+    half_ulp = torch.finfo(dtype).eps / 2        # 1 − eps/2 is the largest number below 1 in every binary float format
+    return u.to(dtype).clamp_(half_ulp, 1 - half_ulp)
+
+def _finite_cast(t: Tensor, dtype) -> Tensor:
+    "`t` cast to `dtype` with values beyond its range clamped to its largest finite number (a float16 Cauchy draw of 1e5)."
+    if t.dtype == dtype: return t
+    big = torch.finfo(dtype).max
+    return t.clamp(-big, big).to(dtype)
 
 def _check_device(generator, device, dtype):
     dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -83,7 +95,7 @@ def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=()
     shape = (*batch_shape, n_samples, dim)
     kw = dict(generator=generator, device=device, dtype=wd)
     if sampler == 'mc':
-        return uniform_open(shape, **kw).to(dtype)
+        return _open_unit(uniform_open(shape, **kw), dtype)
     if sampler in ('qmc-latin', 'rqmc-latin'):
         # a random permutation per coordinate, except the first: the estimators are symmetric in the samples, so only
         # the pairing of strata across coordinates needs randomness (this saves one of `dim` batched argsorts)
@@ -101,8 +113,7 @@ def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=()
         pts = _sobol_ints(n_samples, dim).to(device)
         shift = torch.randint(0, 2 ** 30, (*batch_shape, 1, dim), generator=generator, device=device, dtype=torch.int64)
         u = ((pts ^ shift).to(wd) + torch.rand(shape, **kw)) / 2.0 ** 30
-    half_ulp = torch.finfo(wd).eps / 2
-    return u.clamp_(half_ulp, 1 - half_ulp).to(dtype)
+    return _open_unit(u, dtype)
 
 # %% ../nbs/01_sampling.ipynb #1f280c6e
 def sample_noise(dist, n_samples: int, dim: int, sampler: str = 'mc', antithetic: bool = False, batch_shape=(),
@@ -123,11 +134,12 @@ def sample_noise(dist, n_samples: int, dim: int, sampler: str = 'mc', antithetic
             except ValueError as e:
                 raise ValueError(f"with `antithetic=True` the Cartesian grid holds n_samples/2 = {n_samples // 2} points: {e}") from None
     m = n_samples // 2 if antithetic else n_samples
-    if _check_sampler(sampler) == 'mc':     # i.i.d.: the distribution's own exact sampler
-        dev, dt = _check_device(generator, device, dtype)
+    dev, dt = _check_device(generator, device, dtype)
+    wd = torch.promote_types(dt, torch.float32)    # uniforms and quantiles in ≥ float32: (0, 1) is open there
+    if _check_sampler(sampler) == 'mc':            # i.i.d.: the distribution's own exact sampler
         shape = (*_check_batch_shape(batch_shape), m, _check_count(dim, 'dim'))
-        eps = d._sample(shape, generator, dev, torch.promote_types(dt, torch.float32)).to(dt)
+        eps = d._sample(shape, generator, dev, wd)
     else:
-        u = sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=device, dtype=dtype)
-        eps = d._icdf(u.to(torch.promote_types(u.dtype, torch.float32))).to(u.dtype)
+        eps = d._icdf(sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=dev, dtype=wd))
+    eps = _finite_cast(eps, dt)
     return torch.cat([eps, -eps], dim=-2) if antithetic else eps

@@ -12,17 +12,35 @@ from .distributions import get_distribution, DISTRIBUTIONS
 from .sampling import sample_noise, _check_count
 
 # %% auto #0
-__all__ = ['COVARIATES', 'smooth', 'smoothed_jacobian']
+__all__ = ['COVARIATES', 'set_validate_args', 'smooth', 'smoothed_jacobian']
 
 # %% ../nbs/02_smoothing.ipynb #e3d3206f
 COVARIATES = ('none', 'fx', 'loo')
 "The named covariates: none, the unperturbed f(x), and the leave-one-out mean. A tensor is accepted too."
+
+class set_validate_args:
+    "Check that `x` and a matrix `scale` are finite (the default), or skip it: `set_validate_args(False)` or `with set_validate_args(False):`."
+    enabled: bool = True
+    def __init__(self, value: bool):  # the new setting, kept until it is set again (or until the `with` block ends)
+        if not isinstance(value, bool): raise TypeError(f"`value` must be True or False, got {type(value).__name__} {value!r}")
+        self.prev, set_validate_args.enabled = set_validate_args.enabled, value
+    def __enter__(self): return self
+    def __exit__(self, *exc): set_validate_args.enabled = self.prev
+
+def _check_finite(t: Tensor, name: str) -> None:
+    "A ValueError that counts and locates NaN/±inf entries of `t` (one reduction, a closer look only on failure)."
+    if not set_validate_args.enabled or bool(torch.isfinite(t).all()): return
+    bad = ~torch.isfinite(t)
+    raise ValueError(f"`{name}` must be finite, got {int(t.isnan().sum())} NaN and {int(t.isinf().sum())} ±inf among "
+                     f"{t.numel()} entries (the first at index {tuple(bad.nonzero()[0].tolist())}); smoothing at a non-finite "
+                     f"point has no meaning (skip this check with set_validate_args(False))")
 
 def _check_x(x) -> Tensor:
     if not isinstance(x, Tensor): raise TypeError(f"`x` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
     if not x.is_floating_point(): raise TypeError(f"`x` must be a floating-point tensor, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[-1] == 0:
         raise ValueError(f"`x` must have shape (*batch, n) with n ≥ 1, got shape {tuple(x.shape)} (use x[..., None] for n = 1)")
+    _check_finite(x.detach(), 'x')
     return x
 
 @dataclass
@@ -52,8 +70,12 @@ def _check_scale(scale, x: Tensor) -> _Scale:
         raise ValueError(f"`scale` must be {accepted}; got shape {tuple(scale.shape)} for x of shape {tuple(x.shape)}")
     try: torch.broadcast_shapes(x.shape[:-1], scale.shape[:-2])
     except RuntimeError: raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with those of `x` {tuple(x.shape[:-1])}") from None
-    inv, info = torch.linalg.inv_ex(scale.detach())
-    cond = torch.linalg.cond(scale.detach())
+    if not bool(torch.isfinite(scale).all()):       # checked whatever set_validate_args says: the inverse below syncs anyway
+        raise ValueError(f"`scale` L must be finite, got {int(scale.isnan().sum())} NaN and {int(scale.isinf().sum())} ±inf entries")
+    lin = scale.detach().to(torch.promote_types(scale.dtype, torch.float32))   # linalg has no float16/bfloat16 kernels
+    inv, info = torch.linalg.inv_ex(lin)
+    cond = torch.linalg.cond(lin)
+    inv = inv.to(x.dtype)
     if bool((info != 0).any() | ~torch.isfinite(inv).all() | ~(cond < 1 / torch.finfo(x.dtype).eps).all()):
         raise ValueError(f"`scale` L must be invertible, but it is singular or numerically singular (condition number "
                          f"{cond.max().item():.3g}); smoothing with x + Lε needs L⁻¹ for the density of x + Lε")
@@ -112,6 +134,17 @@ class _Setup:
     x: Tensor; d: object; scale: _Scale; cov: object; n_samples: int; chunk_size: int | None; evaluator: object
     batch: tuple; nb: int; n: int; eps: Tensor
 
+def _draw_noise(d, n_samples: int, n: int, sampler, antithetic: bool, batch: tuple, generator, x: Tensor) -> Tensor:
+    "`sample_noise` on x's device and dtype; a too large request becomes a ValueError that names `n_samples` and the memory."
+    try: return sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
+                             generator=generator, device=x.device, dtype=x.dtype)
+    except (RuntimeError, MemoryError) as e:
+        if 'alloc' not in str(e).lower() and not isinstance(e, (MemoryError, torch.OutOfMemoryError)): raise
+        need = math.prod(batch) * n_samples * n * x.element_size() / 2 ** 30
+        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = {(*batch, n_samples, n)} "
+                         f"alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or average independent estimates over "
+                         f"several calls (`chunk_size` bounds the memory of f's evaluations, not of the noise).") from None
+
 def _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, evaluator) -> _Setup:
     "Validate the arguments every estimator shares and draw the noise (*batch, s, n)."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
@@ -128,14 +161,13 @@ def _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generat
     if isinstance(cov, str) and cov == 'loo' and n_samples < 2: raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
     batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
     nb, n = len(batch), x.shape[-1]
-    eps = sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
-                       generator=generator, device=x.device, dtype=x.dtype)
+    eps = _draw_noise(d, n_samples, n, sampler, antithetic, batch, generator, x)
     return _Setup(x, d, sc, cov, n_samples, chunk_size, evaluator, tuple(batch), nb, n, eps)
 
 def _covariate(s: _Setup, f, y: Tensor, check_finite: bool) -> tuple:
     "The covariate as an offset c (*batch, 1, *out) and the factor α, from f's values y on the draw."
     if isinstance(s.cov, Tensor):
-        try: return s.cov.to(y).expand(*s.batch, *y.shape[s.nb + 1:]).unsqueeze(s.nb), 1.0
+        try: return s.cov.to(y).expand((*s.batch, *y.shape[s.nb + 1:])).unsqueeze(s.nb), 1.0
         except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
                                               f"{(*s.batch, *y.shape[s.nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
     if s.cov == 'fx': return _evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0

@@ -112,3 +112,48 @@ def test_process_pool_worker_death_is_clear(tmp_path):
 def test_progress_bar(capsys):
     SerialEvaluator(progress=True)(lambda z: z.sum(), torch.ones(5, 2))
     assert '5/5' in capsys.readouterr().err
+
+# --- faults (issue 21): f that kills every worker, the right sample named, recovery, loopback-only cluster ---------
+def _kills_every_worker(z): os._exit(1)
+
+def _kills_at_three(z):
+    if float(z[0]) == 3.0: os._exit(1)
+    return z.sum()
+
+def test_killing_every_worker_is_a_clear_bounded_error_and_the_cluster_recovers():
+    z = torch.arange(6.)[:, None]
+    with DaskEvaluator(n_workers=2, timeout=60) as ev:
+        for _ in range(2):                                            # twice: the replaced cluster fails the same way
+            t0 = time.monotonic()
+            with pytest.raises(EvaluationError, match='died: f crashed its process') as info:
+                ev(_kills_every_worker, z)
+            assert time.monotonic() - t0 < 60 and info.value.index in range(6)
+            assert str([float(info.value.index)]) in str(info.value)  # the input of the sample it names
+            assert torch.equal(ev(lambda z: z.sum(-1), z), torch.arange(6.))   # the next call on the same evaluator works
+        for _ in range(2):                                            # only sample 3 kills: it is the one named
+            with pytest.raises(EvaluationError) as info: ev(_kills_at_three, z)
+            assert info.value.index == 3 and info.value.input == [3.0]
+        assert torch.equal(ev(lambda z: z.sum(-1), z), torch.arange(6.))
+
+def test_local_cluster_listens_on_loopback_only():
+    with DaskEvaluator(n_workers=1) as ev:
+        assert ev.client.scheduler.address.startswith('tcp://127.0.0.1:')
+        assert ev.client.dashboard_link.startswith('http://127.0.0.1:')
+        http = ev._cluster.scheduler.http_server
+        hosts = {s.getsockname()[0] for s in http._sockets.values()}
+        assert hosts == {'127.0.0.1'}, hosts                          # the dashboard is not bound to 0.0.0.0
+
+def test_unreachable_scheduler_is_a_bounded_connection_error():
+    t0 = time.monotonic()
+    with pytest.raises(ConnectionError, match="no Dask scheduler answered at `address`='tcp://127.0.0.1:9'"):
+        DaskEvaluator(address='tcp://127.0.0.1:9', timeout=3).client
+    assert time.monotonic() - t0 < 30
+
+def test_unusable_output_is_not_retried():
+    calls = []
+    def returns_text(z): calls.append(1); return 'not a number'
+    for ev in (SerialEvaluator(retries=3), ExecutorEvaluator(cf.ThreadPoolExecutor(1), retries=3)):
+        calls.clear()
+        with pytest.raises(EvaluationError, match='f returned str, not a tensor, array or number'):
+            ev(returns_text, torch.ones(2, 2))
+        assert len(calls) == 1                                        # one call: a rerun would return the same

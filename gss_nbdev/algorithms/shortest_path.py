@@ -5,6 +5,7 @@
 # %% ../../nbs/11_shortest_path.ipynb #1767a15d
 from __future__ import annotations
 import heapq
+import math
 import torch
 from torch import Tensor
 
@@ -59,9 +60,13 @@ def shortest_path(costs: Tensor, min_cost: float = 1e-3) -> Tensor:
     if not isinstance(costs, Tensor): raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1: raise ValueError(f"`costs` must have shape (*batch, H, W) with H, W ≥ 1, got {tuple(costs.shape)}")
     if not costs.is_floating_point(): costs = costs.to(torch.get_default_dtype())
-    if not (isinstance(min_cost, (int, float)) and min_cost > 0): raise ValueError(f"`min_cost` must be a positive number, got {min_cost!r}")
+    if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)):
+        raise TypeError(f"`min_cost` must be a positive number, got {type(min_cost).__name__} {min_cost!r}")
+    if not (math.isfinite(min_cost) and min_cost > 0): raise ValueError(f"`min_cost` must be a positive number, got {min_cost!r}")
     batch, (H, W) = costs.shape[:-2], costs.shape[-2:]
-    if bool(torch.isnan(costs).any()): raise ValueError("`costs` contains NaN")
+    if not bool(torch.isfinite(costs).all()):     # an inf cell would be walked through at finite cost by the sweeps
+        raise ValueError(f"`costs` must be finite, got {int(costs.isnan().sum())} NaN and {int(costs.isinf().sum())} ±inf "
+                         f"cells; to forbid a cell give it a large finite cost (larger than any path through other cells)")
     flat = costs.reshape(-1, H, W)
     B = flat.shape[0]
     c = torch.empty((H, W, B), dtype=costs.dtype, device=costs.device)

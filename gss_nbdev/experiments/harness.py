@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import platform
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,8 @@ from typing import Callable, Iterable
 import torch
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'EXPERIMENT_MODULES', 'Task', 'Experiment', 'experiments', 'register', 'Context', 'reproduce']
+__all__ = ['EXPERIMENTS', 'EXPERIMENT_MODULES', 'RUN_MANIFEST', 'Task', 'Experiment', 'experiments', 'register', 'clear_run',
+           'Context', 'reproduce']
 
 # %% ../../nbs/20_harness.ipynb #675dd072
 @dataclass
@@ -69,6 +69,58 @@ def _append_rows(path: Path, columns: list, rows: list) -> None:
         for r in rows: w.writerow({c: r.get(c, '') for c in columns})
         fh.flush()
 
+# %% ../../nbs/20_harness.ipynb #24da0b69
+RUN_MANIFEST = '.gss-run.json'
+"The manifest by which the harness recognises a folder it wrote: the files a run made there."
+
+def _files(out: Path) -> set:
+    "Every file under `out` (relative, posix), the manifest itself excepted."
+    return {p.relative_to(out).as_posix() for p in out.rglob('*') if not p.is_dir()} - {RUN_MANIFEST}
+
+def _record(out: Path, names) -> None:
+    "Add `names` to the manifest of `out`."
+    m = out / RUN_MANIFEST
+    old = json.loads(m.read_text()).get('files', []) if m.exists() else []
+    m.write_text(json.dumps(dict(written_by='gss_nbdev experiment harness', files=sorted({*old, *names})), indent=1))
+
+def _check_out(out) -> Path:
+    "`out` as a Path; a ValueError when it names an existing file."
+    if not isinstance(out, (str, Path)): raise TypeError(f"`out` (--out) must be a folder path, got {type(out).__name__}")
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise ValueError(f"`out` (--out) {str(out)!r} is a file, not a folder")
+    return out
+
+def _protected(out: Path) -> str | None:
+    "Why `out` must never be cleared (None when it may be)."
+    r, cwd = out.resolve(), Path.cwd().resolve()
+    if r == Path(r.anchor): return 'it is the filesystem root'
+    if r == Path.home().resolve(): return 'it is your home folder'
+    if r == cwd or r in cwd.parents: return 'it is the current folder or one above it'
+    if (r / '.git').exists(): return 'it is a git repository'
+    return None
+
+def clear_run(out) -> list:
+    "Delete the files that a run of this harness wrote in `out`, as its manifest lists them, and nothing else; returns them."
+    out = _check_out(out)
+    if not out.exists(): return []
+    why = _protected(out)
+    if why: raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: {why}; nothing was deleted")
+    if not (out / RUN_MANIFEST).exists():
+        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it has no {RUN_MANIFEST}, so it was not made by "
+                         f"`gss reproduce`; nothing was deleted. Choose another --out, or empty it yourself")
+    ours = set(json.loads((out / RUN_MANIFEST).read_text()).get('files', []))
+    foreign = sorted(_files(out) - ours)
+    if foreign:
+        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it holds {len(foreign)} file(s) that no run wrote "
+                         f"({', '.join(foreign[:5])}{', …' if len(foreign) > 5 else ''}); nothing was deleted. Move them "
+                         f"away or choose another --out")
+    gone = sorted(n for n in ours if (out / n).exists() or (out / n).is_symlink())
+    for n in gone: (out / n).unlink()
+    for d in sorted((p for p in out.rglob('*') if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(d.iterdir()): d.rmdir()                      # folders the run made, now empty
+    (out / RUN_MANIFEST).unlink()
+    return gone
+
 # %% ../../nbs/20_harness.ipynb #322f1d7e
 @dataclass
 class Context:
@@ -96,11 +148,11 @@ def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int
     if resume and force: raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
     dev = _check_device(device)
     cfg = {**exp.presets[scale], **(overrides or {})}
-    out = Path(out if out is not None else f'runs/{name}-{scale}')
+    out = _check_out(out if out is not None else f'runs/{name}-{scale}')
     meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=cfg)
     cfg_file = out / 'config.json'
     if out.exists() and any(out.iterdir()):
-        if force: shutil.rmtree(out)
+        if force: clear_run(out)
         elif resume:
             if not cfg_file.exists(): raise FileExistsError(f"{out} has no config.json: it is not a run of this harness; refusing to resume into it")
             old = json.loads(cfg_file.read_text())
@@ -110,7 +162,10 @@ def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int
         else:
             raise FileExistsError(f"output folder {out} already holds results; pass --resume to continue it or --force to "
                                   f"delete and rerun (nothing was changed)")
-    out.mkdir(parents=True, exist_ok=True)
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ValueError(f"`out` (--out) {str(out)!r} cannot be created: {e.strerror or e}") from None
+    before = _files(out)
+    _record(out, ['config.json', *exp.columns])       # before anything is written: a killed run is still recognised
     cfg_file.write_text(json.dumps({**meta, 'torch': torch.__version__, 'python': platform.python_version(),
                                     'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
     ctx = Context(dev, seed, progress)
@@ -118,11 +173,13 @@ def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int
     done = {c: _done_keys(out / c, cols[:len(tasks[0].key)] if tasks else []) for c, cols in exp.columns.items()}
     todo = [t for t in tasks if tuple(str(v) for v in t.key.values()) not in done.get(t.csv, set())]
     bar = _progress(todo, f'{name} ({scale})', progress)
-    for t in bar:
-        if hasattr(bar, 'set_postfix_str'): bar.set_postfix_str(' '.join(str(v) for v in t.key.values()))
-        rows = exp.run_task(t, cfg, ctx)
-        _append_rows(out / t.csv, exp.columns[t.csv], rows)
-    exp.report(out)
+    try:
+        for t in bar:
+            if hasattr(bar, 'set_postfix_str'): bar.set_postfix_str(' '.join(str(v) for v in t.key.values()))
+            rows = exp.run_task(t, cfg, ctx)
+            _append_rows(out / t.csv, exp.columns[t.csv], rows)
+        exp.report(out)
+    finally: _record(out, _files(out) - before)     # figures and tables the report made (also after an interruption)
     return out
 
 def _progress(items, desc, show):
