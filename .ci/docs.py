@@ -6,7 +6,7 @@
     python .ci/docs.py execute [NB ...]  # run notebooks in place so their saved outputs are fresh (then nbdev_clean)
 
 Where Quarto is installed, `nbdev_docs` and `nbdev_readme` work on the same notebooks, `_quarto.yml` and `nbs/sidebar.yml`;
-this script is the Quarto-free path (see ../shared/TOOLCHAIN.md): smalldocs renders nbdev's processed notebooks, and KaTeX
+this script is the Quarto-free path (see CONTRIBUTING.md): smalldocs renders nbdev's processed notebooks, and KaTeX
 is vendored next to the pages so maths renders with no network.
 """
 from __future__ import annotations
@@ -105,6 +105,67 @@ def vendor_katex(site: Path) -> int:
     return changed
 
 
+# Keys of _quarto.yml that only Quarto reads (nbdev_docs uses them where Quarto exists); smalldocs would warn about each.
+QUARTO_ONLY = (('format', 'commonmark'), ('format', 'html', 'html-math-method'), ('format', 'html', 'keep-md'))
+
+
+def smalldocs_ready(proc: Path) -> dict:
+    """Prepare nbdev's processed notebooks for smalldocs; returns {nbdev page name: local page name}.
+
+    nbdev names a page after its module (`smoothing.html`), writes that into an `output-file` front-matter key and links
+    API names there; smalldocs names pages after the notebook (`02_smoothing.html`) and ignores the key (with a warning).
+    So the key is taken out here and remembered, and `local_api_links` later points every API link at the local page.
+    """
+    import yaml
+    from execnb.nbio import read_nb, write_nb
+    pages = {}
+    for nb_path in sorted(proc.glob('*.ipynb')):
+        nb = read_nb(nb_path)
+        first = nb.cells[0] if nb.cells else None
+        if first is None or not first.source.startswith('---'): continue
+        m = re.search(r'^output-file:\s*(\S+)\s*$', first.source, re.M)
+        if not m: continue
+        pages[m.group(1)] = nb_path.with_suffix('.html').name
+        first.source = first.source[:m.start()] + first.source[m.end() + 1:]
+        write_nb(nb, nb_path)
+    cfg_path = proc / '_quarto.yml'
+    cfg = yaml.safe_load(cfg_path.read_text())
+    for keys in QUARTO_ONLY:
+        d = cfg
+        for k in keys[:-1]: d = d.get(k, {}) if isinstance(d, dict) else {}
+        if isinstance(d, dict): d.pop(keys[-1], None)
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return pages
+
+
+def doc_url() -> str:
+    "Where nbdev believes the site lives (settings.ini doc_host + doc_baseurl): the prefix of its API links."
+    import configparser
+    c = configparser.ConfigParser(delimiters=['=']); c.read(ROOT / 'settings.ini')
+    return c['DEFAULT']['doc_host'].rstrip('/') + '/' + c['DEFAULT']['doc_baseurl'].strip('/') + '/'
+
+
+def local_api_links(site: Path, pages: dict) -> int:
+    """Point nbdev's absolute API links (`{doc_url}smoothing.html#smooth`) at the local pages; returns links rewritten.
+
+    A link to a name without an entry on its page (a private helper mentioned in the prose) becomes plain text."""
+    prefix, n = doc_url(), 0
+    html_of = {p: p.read_text(encoding='utf-8') for p in site.rglob('*.html')}
+    ids = {p.name: set(re.findall(r'\bid="([^"]+)"', h)) for p, h in html_of.items()}
+    pat = re.compile(r'(?s)<a href="' + re.escape(prefix) + r'([\w.-]+\.html)(?:#([^"]*))?"([^>]*)>(.*?)</a>')
+    def local(m):
+        nonlocal n
+        page, frag, attrs, inner = m.groups()
+        if page not in pages: return m.group(0)
+        n += 1
+        if frag and frag not in ids.get(pages[page], set()): return inner
+        return f'<a href="{pages[page]}{"#" + frag if frag else ""}"{attrs}>{inner}</a>'
+    for page, html in html_of.items():
+        new = pat.sub(local, html)
+        if new != html: page.write_text(new, encoding='utf-8')
+    return n
+
+
 def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec') -> Path:
     "Execute the notebooks, process them with nbdev, render with smalldocs, vendor KaTeX; the site lands in `out`."
     from fastcore.xtras import working_directory
@@ -114,12 +175,14 @@ def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec') -> Path:
     if proc.exists(): shutil.rmtree(proc)
     with working_directory(ROOT):
         proc_nbs(path=str(work), force=True, n_workers=0)
+    pages = smalldocs_ready(proc)
     subprocess.run(['smalldocs', 'render', str(proc), '--quiet'], check=True)
     site = proc / '_docs'
+    links = local_api_links(site, pages)
     n = vendor_katex(site)
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(site, out)
-    print(f'site written to {out} ({len(list(out.rglob("*.html")))} pages, KaTeX vendored into {n})')
+    print(f'site written to {out} ({len(list(out.rglob("*.html")))} pages, {links} API links made local, KaTeX vendored into {n})')
     return out
 
 

@@ -31,7 +31,9 @@ def main(argv=None) -> int:
     "The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] ...`, `gss reproduce --list`."
     from gss_nbdev.experiments.harness import experiments, reproduce
     EXPERIMENTS = experiments()
+    from gss_nbdev import __version__
     ap = argparse.ArgumentParser(prog='gss', description='gss_nbdev: generalized stochastic smoothing.')
+    ap.add_argument('--version', action='version', version=f'gss_nbdev {__version__} (torch {torch.__version__})')
     sub = ap.add_subparsers(dest='cmd', required=True)
     q = sub.add_parser('quickstart', help="run the README's quickstart example")
     q.add_argument('--seed', type=int, default=0, help='seed of the noise generator (default 0)')
@@ -49,12 +51,14 @@ def main(argv=None) -> int:
     if a.cmd == 'quickstart': quickstart(a.seed); return 0
     if a.list or a.name is None:
         if not a.list: r.error('name the experiment to run, or pass --list')
-        for name, exp in sorted(EXPERIMENTS.items()): print(f'{name:12s} {exp.description}')
+        for name, exp in sorted(EXPERIMENTS.items()):
+            print(f'{name:12s} {exp.description}')
+            for scale, took in exp.durations.items(): print(f'{"":12s}   --scale {scale}: {took}')
         return 0
     if a.name not in EXPERIMENTS: r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
         out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress)
-    except (ValueError, FileExistsError) as e:
-        r.error(str(e))
-    print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir())]
+    except (ValueError, FileExistsError) as e:             # one line that names the argument; no usage dump
+        print(f'gss reproduce: error: {e}', file=sys.stderr); return 2
+    print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]
     return 0

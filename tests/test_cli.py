@@ -29,7 +29,7 @@ def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     r = gss('reproduce', 'variance', '--scale', 'quick', '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr[-2000:]
     names = sorted(p.name for p in out.iterdir())
-    assert names == ['config.json', 'variance_shortest_path.csv', 'variance_shortest_path.md', 'variance_shortest_path.png',
+    assert names == ['.gss-run.json', 'config.json', 'variance_shortest_path.csv', 'variance_shortest_path.md', 'variance_shortest_path.png',
                      'variance_sorting.csv', 'variance_sorting.md', 'variance_sorting.png']
     rows = list(csv.DictReader((out / 'variance_sorting.csv').open()))
     assert list(rows[0]) == ['task', 'size', 'distribution', 'sampler', 'covariate', 'antithetic', 'n_samples', 'l2_error',
@@ -55,6 +55,45 @@ def test_quick_flow_run(tmp_path):
     out = tmp_path / 'flow'
     r = gss('reproduce', 'flow', '--scale', 'quick', '--out', str(out), '--no-progress')
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ['config.json', 'flow_variance.csv', 'flow_variance.md', 'flow_variance.png']
+    assert sorted(p.name for p in out.iterdir()) == ['.gss-run.json', 'config.json', 'flow_variance.csv', 'flow_variance.md', 'flow_variance.png']
     lines = (out / 'flow_variance.csv').read_text().splitlines()
     assert lines[0] == 'phi,sigma,estimator,samples,mean,reference,std,bias_se' and len(lines) == 1 + 18 * 7
+
+
+# --- data safety (issue 21) ------------------------------------------------------------------------------------
+def test_force_never_deletes_foreign_files(tmp_path):
+    out = tmp_path / 'flow'
+    assert gss('reproduce', 'flow', '--out', str(out), '--no-progress').returncode == 0
+    (out / 'my-notes.txt').write_text('precious')
+    r = gss('reproduce', 'flow', '--out', str(out), '--force', '--no-progress')
+    assert r.returncode == 2 and "holds 1 file(s) that no run wrote (my-notes.txt); nothing was deleted" in r.stderr
+    assert (out / 'my-notes.txt').read_text() == 'precious' and (out / 'flow_variance.csv').exists()
+    (out / 'my-notes.txt').unlink()
+    assert gss('reproduce', 'flow', '--out', str(out), '--force', '--no-progress').returncode == 0   # only its own files
+    for folder in (tmp_path, ):                                       # a folder no run made: refused, untouched
+        (folder / 'keep.txt').write_text('x')
+        r = gss('reproduce', 'flow', '--out', str(folder), '--force')
+        assert r.returncode == 2 and 'nothing was deleted' in r.stderr and (folder / 'keep.txt').exists()
+    r = subprocess.run([*GSS, 'reproduce', 'flow', '--out', '.', '--force'], capture_output=True, text=True, cwd=out)
+    assert r.returncode == 2 and 'it is the current folder' in r.stderr and (out / 'flow_variance.csv').exists()
+    r = gss('reproduce', 'flow', '--out', str(out / 'flow_variance.csv'))
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'is a file, not a folder' in r.stderr
+
+
+def test_killed_run_resumes_with_nothing_lost(tmp_path):
+    import signal, time
+    out = tmp_path / 'v'
+    p = subprocess.Popen([*GSS, 'reproduce', 'variance', '--out', str(out), '--no-progress'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    csv_file, t0 = out / 'variance_sorting.csv', time.monotonic()
+    while time.monotonic() - t0 < 300 and (not csv_file.exists() or len(csv_file.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL); p.wait()
+    before = csv_file.read_text()
+    assert len(before.splitlines()) >= 3, 'no rows were written before the kill'
+    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress')
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = csv_file.read_text()
+    assert after.startswith(before) and len(after.splitlines()) > len(before.splitlines())   # kept, then completed
+    from gss_nbdev.experiments.harness import clear_run
+    assert 'variance_sorting.csv' in clear_run(out) and not any(out.iterdir())   # a killed run is still recognised as ours

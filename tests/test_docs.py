@@ -1,8 +1,12 @@
 """The documentation site, rendered with the documented command and opened in a real browser (headless Chromium).
 
 Fails when a page's maths did not render, when a sidebar or cross-reference link is broken, when a page shows a Python
-traceback, or when the sidebar does not list the chapters of nbs/sidebar.yml in order.
+traceback, or when the sidebar does not list the chapters of nbs/sidebar.yml in order; and, on every page (`page_defects`),
+on a link that leaves the site for a page the site has, raw markdown (a link, bold, a code span) left in the text, an API
+entry without a docstring, an empty heading, a duplicated table-of-contents entry or a raw TeX delimiter. Each defect
+class is shown to be caught on a small page that has it (`test_page_defects_catches_*`), without a browser.
 """
+import configparser
 import html
 import os
 import re
@@ -20,9 +24,76 @@ CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser') or shuti
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync', '--virtual-time-budget=8000']
 
-if CHROMIUM is None:
-    if os.environ.get('CI'): raise RuntimeError('the docs browser test needs Chromium; .ci/run installs Debian\'s `chromium`')
-    pytest.skip('Chromium is not installed (apt-get install chromium)', allow_module_level=True)
+_cfg = configparser.ConfigParser(delimiters=['=']); _cfg.read(ROOT / 'settings.ini')
+DOC_URL = _cfg['DEFAULT']['doc_host'].rstrip('/') + '/' + _cfg['DEFAULT']['doc_baseurl'].strip('/') + '/'
+NO_DOCSTRING = ('Call self as a function.', 'Initialize self.', 'Create and return a new object.')
+
+
+def _flat(page_html: str) -> str:
+    "The page's prose: no scripts, styles, code, maths (TeX inside math spans) or navigation; tags removed, entities decoded."
+    t = re.sub(r'(?s)<(script|style|pre|code|nav)\b.*?</\1>', ' ', page_html)
+    t = re.sub(r'(?s)<span class="math (?:inline|display)">.*?</span>', ' ', t)
+    return html.unescape(re.sub(r'(?s)<[^>]+>', ' ', t))
+
+
+def page_defects(name: str, page_html: str) -> list:
+    "What a reader would see as broken on one rendered page (static HTML, before scripts ran)."
+    bad = []
+    for href in re.findall(r'<a\b[^>]*\bhref="([^"]*)"', page_html):
+        if html.unescape(href).startswith(DOC_URL):
+            bad.append(f'{name}: link leaves the site for a page it has: {href}')
+    text = _flat(page_html)
+    for pat, what in ((r'\[[^\]\n]{1,120}\]\([^)\s]{1,200}\)', 'raw markdown link'), (r'\*\*[^*\n]{1,80}\*\*', 'raw **bold**'),
+                      (r'`[^`\n]{1,80}`', 'raw `code span`'), (r'\\\(|\\\)|\\\[|\\\]|\$\$', 'raw TeX delimiter')):
+        bad += [f'{name}: {what} on the page: {m.group(0)!r}' for m in re.finditer(pat, text)]
+    for m in re.finditer(r'(?s)<hr />\s*(?:<p><a [^>]*>source</a></p>\s*)?<h([2-5])[^>]*>(.*?)</h\1>\s*'
+                         r'<div class="code-copy-outer-scaffold">.*?</button></div>\s*(.{0,4000})', page_html):
+        doc = re.match(r'(?s)<p>(.*?)</p>', m.group(3))
+        words = html.unescape(re.sub(r'<[^>]+>', '', doc.group(1))).strip() if doc else ''
+        if not words or words in NO_DOCSTRING:
+            bad.append(f'{name}: API entry {re.sub("<[^>]+>", "", m.group(2))!r} has no docstring ({words or "nothing"!r})')
+    for m in re.finditer(r'(?s)<h([1-6])[^>]*>((?:(?!</?h[1-6]).)*)</h\1>\s*</section>', page_html):
+        bad.append(f'{name}: empty heading {re.sub("<[^>]+>", "", m.group(2)).strip()!r}')
+    toc = re.search(r'(?s)<nav[^>]*id="TOC".*?</nav>', page_html)
+    if toc:
+        entries = [html.unescape(re.sub(r'<[^>]+>', '', e)).strip() for e in re.findall(r'(?s)<a\b[^>]*>(.*?)</a>', toc.group(0))]
+        bad += [f'{name}: table of contents lists {e!r} {entries.count(e)} times' for e in sorted(set(entries)) if entries.count(e) > 1]
+    return bad
+
+
+# --- each defect class, caught on a small page that has it (no browser needed) ---------------------------------------
+CLEAN = ('<nav id="TOC"><ul><li><a href="#a">Alpha</a></li><li><a href="#b">Beta</a></li></ul></nav>'
+         '<section id="a" class="level2"><h2>Alpha</h2><p>See <a href="02_smoothing.html#smooth"><code>smooth</code></a> and '
+         '<span class="math inline">\\(x^2\\)</span>.</p>'
+         '<hr />\n<p><a href="https://github.com/x/y" target="_blank">source</a></p>\n<h3 id="f">f</h3>\n'
+         '<div class="code-copy-outer-scaffold"><div class="sourceCode"><pre><code>def f(x)</code></pre></div><button></button></div>\n'
+         '<p><em>Does a thing.</em></p></section>')
+BROKEN = {  # defect -> (a page that has it, what page_defects must say)
+    'leaves the site': (CLEAN.replace('02_smoothing.html#smooth', DOC_URL + 'smoothing.html#smooth'), 'leaves the site'),
+    'raw markdown link': (CLEAN.replace('<p>See', '<p>([sort_permutation](10_sorting.ipynb)) See'), 'raw markdown link'),
+    'raw bold': (CLEAN.replace('<p>See', '<p>**Important** See'), 'raw **bold**'),
+    'raw code span': (CLEAN.replace('<p>See', '<p>the `black_box` See'), 'raw `code span`'),
+    'raw TeX': (CLEAN.replace('<p>See', '<p>\\(a+b\\) See'), 'raw TeX delimiter'),
+    'no docstring': (CLEAN.replace('<p><em>Does a thing.</em></p>', ''), "has no docstring ('nothing')"),
+    'inherited docstring': (CLEAN.replace('Does a thing.', 'Call self as a function.'), 'has no docstring (\'Call self'),
+    'empty heading': (CLEAN + '<section id="c" class="level2"><h2>Presets</h2>\n</section>', "empty heading 'Presets'"),
+    'duplicated toc entry': (CLEAN.replace('>Beta<', '>Alpha<'), "table of contents lists 'Alpha' 2 times"),
+}
+
+
+def test_page_defects_passes_a_clean_page():
+    assert page_defects('clean.html', CLEAN) == []
+
+
+@pytest.mark.parametrize('defect', list(BROKEN))
+def test_page_defects_catches_each_defect_class(defect):
+    page, says = BROKEN[defect]
+    found = page_defects('broken.html', page)
+    assert found and all(says in f for f in found), found
+
+
+if CHROMIUM is None and os.environ.get('CI'):
+    raise RuntimeError("the docs browser test needs Chromium; .ci/run installs Debian's `chromium`")
 
 
 @pytest.fixture(scope='module')
@@ -35,6 +106,8 @@ def site(tmp_path_factory):
 @pytest.fixture(scope='module')
 def dom(site, tmp_path_factory):
     "Each page's DOM after its scripts ran in Chromium, keyed by path relative to the site."
+    if CHROMIUM is None:   # loud, not silent: .ci/test installs Chromium where it can, and says so where it cannot
+        pytest.skip('Chromium is not installed, so the browser half of the docs test did NOT run (apt-get install chromium)')
     profile = tmp_path_factory.mktemp('chromium-profile')
     out = {}
     for page in sorted(site.rglob('*.html')):
@@ -65,6 +138,20 @@ def test_every_chapter_is_a_page(site):
     for nb in chapters():
         assert nb.replace('.ipynb', '.html') in pages, f'{nb} is in the sidebar but was not rendered'
     assert (site / 'site_libs' / 'katex' / 'katex.min.js').exists(), 'KaTeX was not vendored'
+
+
+def test_every_page_is_free_of_defects(site):
+    pages = sorted(site.rglob('*.html'))
+    assert len(pages) >= 15
+    bad = [d for p in pages for d in page_defects(p.relative_to(site).as_posix(), p.read_text(encoding='utf-8'))]
+    assert not bad, f'{len(bad)} defects:\n' + '\n'.join(bad[:40])
+
+
+def test_code_is_never_cut(site):
+    css = (site / 'styles.css').read_text()
+    assert re.search(r'pre\s*\{[^}]*overflow-x:\s*auto', css), 'long code lines must scroll, not be cut'
+    assert re.search(r'pre\.sourceCode\.sh code[^{]*\{[^}]*white-space:\s*pre-wrap', css), 'shell commands must wrap'
+    assert 'styles.css' in (site / 'index.html').read_text()
 
 
 def test_maths_renders(dom):

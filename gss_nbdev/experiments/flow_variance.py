@@ -126,5 +126,6 @@ def _report(out: Path) -> list:
     (out / 'flow_variance.md').write_text('\n'.join(markdown_table(rows, q) for q in phis))
     return [figure(rows, out / 'flow_variance.png'), out / 'flow_variance.md']
 
-FLOW = register(Experiment('flow', 'Seed 002: LR vs RP vs mixtures vs the L-distribution over smoothness, chaos depth and jumps',
-                           PRESETS, {'flow_variance.csv': COLUMNS}, _tasks, _run_task, _report))
+FLOW = register(Experiment('flow', 'Parmas & Sugiyama: LR vs RP vs mixtures vs the L-distribution over smoothness, chaos depth and jumps',
+                           PRESETS, {'flow_variance.csv': COLUMNS}, _tasks, _run_task, _report,
+                           durations={'quick': 'about 5 s on 2 CPU cores', 'paper': 'about 80 s on 2 CPU cores'}))

@@ -35,6 +35,7 @@ class Experiment:
     tasks: Callable[[dict], list]                   # config -> [Task]
     run_task: Callable                              # (task, config, context) -> [row dict]
     report: Callable[[Path], list]                  # output folder -> [paths written]
+    durations: dict = field(default_factory=dict)   # scale -> how long it takes, e.g. 'about 1 min on 2 CPU cores'
 
 EXPERIMENTS: dict = {}
 "The registry of experiments, by name: `gss reproduce NAME` runs one."

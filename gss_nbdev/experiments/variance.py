@@ -32,7 +32,7 @@ TERRAIN = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 # %% ../../nbs/21_variance.ipynb #41d03c66
 def black_box(task: str, size: int):
-    "The batched black box f: (*batch, s, n) -> (*batch, s, *out), and n."
+    "The batched black box f, mapping `(*batch, s, n)` to `(*batch, s, *out)`, and its input dimension n."
     if task == 'sorting': return sort_permutation, size
     if task == 'shortest_path': return (lambda z: shortest_path(z.unflatten(-1, (size, size))).flatten(-2)), size * size
     raise ValueError(f"unknown task {task!r}; valid tasks are 'sorting' and 'shortest_path'")
@@ -116,7 +116,9 @@ def subplot_grid(rows, size, dist):
             a[list(SAMPLER_LABELS).index(r['sampler']), list(COV_LABELS).index(r['covariate']) + 3 * r['antithetic']] = r['l2_error']
     return a
 
-def size_label(task, size): return f'n={size}' if task == 'sorting' else f'{size}×{size}'
+def size_label(task, size):
+    "How a size is written in tables and figures: `n=5` for sorting, `8×8` for a shortest-path grid."
+    return f'n={size}' if task == 'sorting' else f'{size}×{size}'
 
 def markdown_tables(rows, task, label: str = '') -> str:
     "One markdown table per (size, distribution), laid out like Tables 4/5, minimum and values within 1 % of it in bold."
@@ -140,12 +142,16 @@ def heatmaps(rows, task, path):
     import numpy as np
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
     sizes = sorted({r['size'] for r in rows}); dists = [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d for r in rows)]
-    fig, axs = plt.subplots(len(sizes), len(dists), figsize=(2.6 * len(dists), 2.0 * len(sizes) + 0.6), squeeze=False)
+    fig, axs = plt.subplots(len(sizes), len(dists), figsize=(3.0 * len(dists), 2.0 * len(sizes) + 0.6), squeeze=False)
     for i, size in enumerate(sizes):
         for j, dist in enumerate(dists):
             ax, a = axs[i, j], subplot_grid(rows, size, dist)
-            ax.imshow(np.log(a), cmap='viridis', aspect='auto')
+            im = ax.imshow(a, cmap='viridis', aspect='auto', norm=LogNorm())          # each subplot its own log scale
+            cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+            ticks = np.geomspace(np.nanmin(a), np.nanmax(a), 3)
+            cb.ax.minorticks_off(); cb.set_ticks(ticks, labels=[f'{t:.2g}' for t in ticks]); cb.ax.tick_params(labelsize=5)
             for (r, c), v in np.ndenumerate(a):
                 if not np.isnan(v):
                     light = (np.log(v) - np.nanmin(np.log(a))) > 0.6 * (np.nanmax(np.log(a)) - np.nanmin(np.log(a)) + 1e-12)
@@ -170,4 +176,6 @@ def _report(out: Path) -> list:
     return written
 
 VARIANCE = register(Experiment('variance', 'Section 4.1: L2 error of Jacobian estimates vs an oracle (Figures 3, 4, 11; Tables 4, 5)',
-                               PRESETS, {f'variance_{t}.csv': COLUMNS for t in ('sorting', 'shortest_path')}, _tasks, _run_task, _report))
+                               PRESETS, {f'variance_{t}.csv': COLUMNS for t in ('sorting', 'shortest_path')}, _tasks, _run_task, _report,
+                               durations={'quick': 'about 1 min on 2 CPU cores',
+                                          'paper': 'about 1 min on an H100 GPU; 30-60 min on 2 CPU cores'}))
