@@ -6,7 +6,8 @@
 from __future__ import annotations
 import torch
 from torch import Tensor
-from .smoothing import _draw, _SmoothFn, _score_grads
+from fastcore.meta import delegates
+from .core import options, draw, SmoothFn, score_grads
 
 # %% auto #0
 __all__ = ['smoothed_covariance']
@@ -25,18 +26,22 @@ class _SecondMomentFn(torch.autograd.Function):
     def backward(ctx, g):
         scale_value, y, eps, score, inv_t = ctx.saved_tensors
         v = ((y @ g) * y).sum(-1)                            # f_iᵀ g f_i: (*batch, s)
-        return (*_score_grads(ctx, v, eps, score, scale_value, inv_t), None, None, None, None, None)
+        return (*score_grads(ctx, v, eps, score, scale_value, inv_t), None, None, None, None, None)
 
-def smoothed_covariance(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
-                        antithetic: bool = False, generator: torch.Generator | None = None, chunk_size: int | None = None,
-                        check_finite: bool = True, evaluator=None) -> Tensor:
+# %% ../nbs/05_covariance.ipynb #cov0b1a2
+@delegates(options, but=['covariate'])
+def smoothed_covariance(f, # the black box: (*batch, s, n) -> (*batch, s, m), one vector per input
+                        x: Tensor, # the points (*batch, n)
+                        *,
+                        check_finite: bool = True, # refuse non-finite values of f, and a second moment that overflows
+                        **kwargs) -> Tensor:
     "Unbiased estimate of Cov[f(x + Lε)], shape `(*batch, m, m)`, differentiable wrt `x` and `scale` (Theorem 8)."
-    d = _draw(f, x, dist, scale, n_samples, sampler, 'none', antithetic, generator, chunk_size, check_finite, evaluator=evaluator)
+    d = draw(f, x, covariate='none', check_finite=check_finite, **kwargs)
     if d.y.ndim != d.nb + 2:
         raise ValueError(f"`f` must return one vector per input, shape (*batch, s, m), for a covariance; got {tuple(d.y.shape)}")
     s = d.y.shape[-2]
     if s < 2: raise ValueError("`n_samples` must be ≥ 2 for a covariance")
-    mean = _SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0)
+    mean = SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0)
     second = _SecondMomentFn.apply(d.x, d.scale.value, d.y, d.eps, d.score, d.scale.inv_t, d.nb)
     if check_finite and not bool(torch.isfinite(second.detach()).all()):   # squares overflow long before f does
         raise ValueError(f"the second moment of f overflowed {d.y.dtype} (largest |f| = {d.y.abs().max().item():.3g}); "

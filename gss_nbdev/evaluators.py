@@ -9,6 +9,7 @@ import concurrent.futures as cf
 import numpy as np
 import torch
 from torch import Tensor
+from .validation import check_count
 
 # %% auto #0
 __all__ = ['EvaluationError', 'EvaluationTimeout', 'Evaluator', 'SerialEvaluator', 'ExecutorEvaluator', 'DaskEvaluator',
@@ -69,17 +70,11 @@ def _run_pickled(blob: bytes, start: int, rows: Tensor) -> list:
     return _run_task(_loads(blob), start, rows)
 
 # %% ../nbs/07_evaluators.ipynb #238d4f03
-def _check_int(v, name: str, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an integer ≥ {low}, got {type(v).__name__} {v!r}")
-    if v < low: raise ValueError(f"`{name}` must be an integer ≥ {low}, got {v}")
-    return int(v)
-
 class Evaluator:
     "Maps a per-sample black box `f(z)` (z: 1-D tensor of length n) over a step's inputs (*batch, s, n) → (*batch, s, *out)."
     def __init__(self, samples_per_task: int = 1, retries: int = 2, timeout: float | None = None, progress: bool = False):
-        self.samples_per_task = _check_int(samples_per_task, 'samples_per_task', 1)
-        self.retries = _check_int(retries, 'retries', 0)
+        self.samples_per_task = check_count(samples_per_task, 'samples_per_task', 1)
+        self.retries = check_count(retries, 'retries', 0)
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
             raise ValueError(f"`timeout` must be a positive number of seconds or None, got {timeout!r}")
         self.timeout, self.progress = timeout, bool(progress)
@@ -188,7 +183,7 @@ class DaskEvaluator(Evaluator):
         if client is not None and address is not None: raise ValueError("give either `client` or `address`, not both")
         if address is not None and not isinstance(address, str):
             raise TypeError(f"`address` must be a scheduler address like 'tcp://host:8786', got {type(address).__name__}")
-        if n_workers is not None: n_workers = _check_int(n_workers, 'n_workers', 1)
+        if n_workers is not None: n_workers = check_count(n_workers, 'n_workers', 1)
         if client is not None and type(client).__name__ != 'Client':
             raise TypeError(f"`client` must be a distributed.Client, got {type(client).__name__}")
         self._client, self.address, self.n_workers, self.cluster_kwargs = client, address, n_workers, cluster_kwargs

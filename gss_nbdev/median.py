@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 import torch
 from torch import Tensor
-from .distributions import get_distribution
-from .sampling import sample_noise, _check_count
-from .smoothing import _check_x, _check_scale, _check_covariate, _check_evaluator, _evaluate, _SmoothFn, _draw_noise
+from fastcore.meta import delegates
+from .validation import check_count
+from .core import options, setup, evaluate, SmoothFn
 
 # %% auto #0
 __all__ = ['median_weights', 'smooth_median']
@@ -23,7 +23,7 @@ def _log_comb(n: Tensor, r: Tensor) -> Tensor:
     return torch.where(ok, v, torch.full_like(v, -math.inf))
 
 def _check_k(k, s: int) -> int:
-    k = _check_count(k, 'k')
+    k = check_count(k, 'k')
     if k % 2 == 0: raise ValueError(f"`k` must be odd (the median of an even number of values is not one of them), got {k}")
     if k >= s: raise ValueError(f"`k` must be smaller than n_samples (the U-statistic averages over k-subsets of the samples), got k={k}, n_samples={s}")
     return k
@@ -65,32 +65,28 @@ def _effective_values(g: Tensor, k: int, nb: int) -> tuple:
     return value, omega.movedim(-1, nb)
 
 # %% ../nbs/04_median.ipynb #9e1b9ddf
-def smooth_median(f, x: Tensor, k: int, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
-                  covariate='fx', antithetic: bool = False, generator: torch.Generator | None = None,
-                  chunk_size: int | None = None, check_finite: bool = True, evaluator=None) -> Tensor:
+@delegates(options, but=['growth'])
+def smooth_median(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
+                  x: Tensor, # the points (*batch, n)
+                  k: int, # the odd number of evaluations whose median is smoothed, 1 ≤ k < n_samples
+                  *,
+                  covariate='fx', # 'none', 'fx' or a tensor: a constant shift c, median(g − c) + c ('loo' is undefined here)
+                  **kwargs) -> Tensor:
     "Unbiased estimate of E[median of f over k perturbed copies of x] (per output), differentiable wrt `x` and `scale`."
-    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
-    x = _check_x(x)
-    d = get_distribution(dist)   # no growth check: the k-median exists under much weaker conditions than the mean (k ≥ 5 for the Cauchy)
-    sc = _check_scale(scale, x)
-    n_samples = _check_count(n_samples, 'n_samples')
-    k = _check_k(k, n_samples)
-    cov = _check_covariate(covariate)
-    if isinstance(cov, str) and cov == 'loo':
+    if isinstance(covariate, str) and covariate.strip().lower() == 'loo':
         raise ValueError("`covariate='loo'` is not defined for the k-sample median; use 'none', 'fx' or a tensor")
-    if chunk_size is not None: chunk_size = _check_count(chunk_size, 'chunk_size')
-    evaluator = _check_evaluator(evaluator)
-    batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
-    nb, n = len(batch), x.shape[-1]
-    eps = _draw_noise(d, n_samples, n, sampler, antithetic, batch, generator, x)
-    xd = x.detach()
-    y = _evaluate(f, xd[..., None, :] + (eps @ sc.value.detach().mT if sc.matrix else sc.value.detach() * eps), nb, chunk_size, check_finite, evaluator)
+    # no growth check: the k-median exists under much weaker conditions than the mean (k ≥ 5 for the Cauchy)
+    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
+    k = _check_k(k, check_count(kwargs.get('n_samples', 1024), 'n_samples'))   # before any noise is drawn
+    s = setup(f, x, covariate=covariate, **kwargs)
+    check_finite, nb, xd, L = kwargs.get('check_finite', True), s.nb, s.x.detach(), s.scale.value.detach()
+    y = evaluate(f, xd[..., None, :] + (s.eps @ L.mT if s.scale.matrix else L * s.eps), nb, s.chunk_size, check_finite, s.evaluator)
     c = None                                   # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
-    if isinstance(cov, Tensor):
-        try: c = cov.to(y).expand((*batch, *y.shape[nb + 1:])).unsqueeze(nb)
+    if isinstance(s.cov, Tensor):
+        try: c = s.cov.to(y).expand((*s.batch, *y.shape[nb + 1:])).unsqueeze(nb)
         except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
-                                              f"{(*batch, *y.shape[nb + 1:])}; got shape {tuple(cov.shape)}") from None
-    elif cov == 'fx': c = _evaluate(f, xd.expand(*batch, n)[..., None, :], nb, None, check_finite, evaluator)
+                                              f"{(*s.batch, *y.shape[nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
+    elif s.cov == 'fx': c = evaluate(f, xd.expand(*s.batch, s.n)[..., None, :], nb, None, check_finite, s.evaluator)
     value, omega = _effective_values(y if c is None else y - c, k, nb)
     if c is not None: value = value + c.squeeze(nb)
-    return _SmoothFn.apply(x, sc.value, value, omega * n_samples, None, eps, d._score(eps), sc.inv_t, nb, 1.0)
+    return SmoothFn.apply(x, s.scale.value, value, omega * s.n_samples, None, s.eps, s.d.score(s.eps), s.scale.inv_t, nb, 1.0)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import torch
 from torch import nn, Tensor
-from .distributions import get_distribution
-from .smoothing import smooth, _check_covariate, _check_evaluator
-from .sampling import _check_sampler, _check_count
+from fastcore.meta import delegates
+from .validation import check_choice
+from .core import options, ESTIMATORS
+from .smoothing import smooth
 
 # %% auto #0
 __all__ = ['Smoothed', 'smoothed']
@@ -17,17 +18,22 @@ __all__ = ['Smoothed', 'smoothed']
 # %% ../nbs/03_models.ipynb #8148afcb
 class Smoothed(nn.Module):
     "`f` smoothed as E[f(x + Lε)]: an `nn.Module` whose forward is `smooth(f, x, ...)` with the options given here."
-    def __init__(self, f, dist='gaussian', scale=1.0, learn_scale: bool = False, n_samples: int = 1024,
-                 sampler: str = 'rqmc-latin', covariate='loo', antithetic: bool = False, chunk_size: int | None = None,
-                 generator: torch.Generator | None = None, evaluator=None, estimator: str = 'score', mix: float = 0.5):
+    @delegates(options, but=['scale', 'generator'])
+    def __init__(self, f, # the black box, as for `smooth`
+                 *,
+                 scale=1.0, # γ or L: a buffer, a trained nn.Parameter with learn_scale=True, or a given nn.Parameter
+                 learn_scale: bool = False, # make the scale an nn.Parameter that an optimizer trains
+                 generator: torch.Generator | None = None, # the default generator of `forward`
+                 estimator: str = 'score', # as for `smooth`
+                 mix: float = 0.5, # as for `smooth`
+                 **kwargs):
         super().__init__()
         if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
-        self.f, self.dist, self.generator = f, get_distribution(dist), generator
-        self.options = dict(n_samples=_check_count(n_samples, 'n_samples'), sampler=_check_sampler(sampler),
-                            covariate=_check_covariate(covariate), antithetic=antithetic, chunk_size=chunk_size,
-                            evaluator=_check_evaluator(evaluator), estimator=estimator, mix=mix)
-        if estimator not in ('score', 'pathwise', 'mixed'):
-            raise ValueError(f"unknown `estimator`={estimator!r}; valid estimators are ['score', 'pathwise', 'mixed']")
+        o = options(**kwargs)                                     # checked now, not at the first forward
+        self.f, self.dist, self.generator = f, o['dist'], generator
+        self.options = dict(**{k: o[k] for k in ('n_samples', 'sampler', 'covariate', 'antithetic', 'chunk_size', 'evaluator')},
+                            estimator=check_choice(estimator, 'estimator', ESTIMATORS), mix=mix,
+                            **{k: o[k] for k in ('check_finite', 'growth') if k in kwargs})
         if isinstance(scale, nn.Parameter): self.scale = scale
         else:
             scale = torch.as_tensor(scale, dtype=torch.get_default_dtype()).clone()
@@ -35,7 +41,7 @@ class Smoothed(nn.Module):
             else: self.register_buffer('scale', scale)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return smooth(self.f, x, self.dist, self.scale, generator=generator or self.generator, **self.options)
+        return smooth(self.f, x, dist=self.dist, scale=self.scale, generator=generator or self.generator, **self.options)
 
     def extra_repr(self):
         sc = f"γ={self.scale.item():.4g}" if self.scale.ndim == 0 else f"L of shape {tuple(self.scale.shape)}"

@@ -8,6 +8,7 @@ import math
 from functools import lru_cache
 import torch
 from torch import Tensor
+from .validation import check_count, check_choice, check_device, check_dtype
 from .distributions import DISTRIBUTIONS, get_distribution, uniform_open
 
 # %% auto #0
@@ -17,28 +18,17 @@ __all__ = ['SAMPLERS', 'cartesian_k', 'sample_uniform', 'sample_noise']
 SAMPLERS = ('mc', 'qmc-latin', 'rqmc-latin', 'qmc-cartesian', 'rqmc-cartesian', 'rqmc-sobol')
 "The noise samplers: plain Monte Carlo, Latin hypercube (centred / randomised), Cartesian grid (centred / randomised), and digitally shifted Sobol."
 
-def _check_sampler(sampler) -> str:
-    if not isinstance(sampler, str): raise TypeError(f"`sampler` must be a string, got {type(sampler).__name__}")
-    key = sampler.strip().lower().replace('_', '-')
-    if key not in SAMPLERS: raise ValueError(f"unknown `sampler`={sampler!r}; valid samplers are {list(SAMPLERS)}")
-    return key
-
-def _check_count(v, name: str, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, torch.SymInt)) and not (isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point()):
-        raise TypeError(f"`{name}` must be an integer, got {type(v).__name__} {v!r}")
-    v = int(v)
-    if v < minimum: raise ValueError(f"`{name}` must be ≥ {minimum}, got {v}")
-    return v
+def _check_sampler(sampler) -> str: return check_choice(sampler, 'sampler', SAMPLERS)
 
 def _check_batch_shape(batch_shape) -> tuple:
     if isinstance(batch_shape, int) and not isinstance(batch_shape, bool): batch_shape = (batch_shape,)
-    try: shape = tuple(_check_count(b, 'batch_shape', 0) for b in batch_shape)
+    try: shape = tuple(check_count(b, 'batch_shape', 0) for b in batch_shape)
     except TypeError: raise TypeError(f"`batch_shape` must be a tuple of non-negative integers, got {batch_shape!r}") from None
     return shape
 
 def cartesian_k(n_samples: int, dim: int) -> int:
     "The grid size k with k**dim == n_samples; a ValueError that names the nearest valid counts otherwise."
-    n_samples, dim = _check_count(n_samples, 'n_samples'), _check_count(dim, 'dim')
+    n_samples, dim = check_count(n_samples, 'n_samples'), check_count(dim, 'dim')
     k = max(1, round(n_samples ** (1 / dim)))
     for c in (k - 1, k, k + 1):
         if c >= 1 and c ** dim == n_samples: return c
@@ -59,6 +49,21 @@ def _grid_digits(n_samples: int, dim: int, k: int) -> Tensor:
     idx = torch.arange(n_samples, dtype=torch.int64)[:, None]
     return idx // (k ** torch.arange(dim, dtype=torch.int64)) % k
 
+@lru_cache(maxsize=32)
+def _units(n: int) -> Tensor:
+    "The units of the ring Z_n (the a with gcd(a, n) = 1), as int64 (CPU, cached)."
+    a = torch.arange(1, n + 1, dtype=torch.int64)
+    return a[torch.gcd(a, torch.tensor(n)) == 1] % n
+
+def _latin_cells(s: int, k: int, batch_shape: tuple, generator, device, dtype) -> Tensor:
+    "Strata π_{b,d}(i) = (a_{b,d} σ_d(i) + c_{b,d}) mod s: σ_d shared by the batch, a, c per element; (*batch, s, k) in `dtype`."
+    exact = dtype if s * s * torch.finfo(dtype).eps < 1 else torch.float64    # a σ + c < s² must be an exact integer
+    sigma = torch.rand((k, s), generator=generator, device=device).argsort(-1).T.to(exact)       # (s, k): σ_d in column d
+    units = _units(s).to(device)
+    a = units[torch.randint(len(units), (*batch_shape, 1, k), generator=generator, device=device)].to(exact)
+    c = torch.randint(s, (*batch_shape, 1, k), generator=generator, device=device).to(exact)
+    return torch.remainder(a * sigma + c, s).to(dtype)
+
 def _open_unit(u: Tensor, dtype) -> Tensor:
     "`u` cast to `dtype` and kept strictly inside (0, 1) *in that dtype*: a float16 cast rounds 0.9999 to exactly 1.0."
     half_ulp = torch.finfo(dtype).eps / 2        # 1 − eps/2 is the largest number below 1 in every binary float format
@@ -70,25 +75,17 @@ def _finite_cast(t: Tensor, dtype) -> Tensor:
     big = torch.finfo(dtype).max
     return t.clamp(-big, big).to(dtype)
 
-def _check_device(generator, device, dtype):
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"`dtype` must be a floating torch.dtype, got {dtype!r}")
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
-    device = torch.device(device) if device is not None else (generator.device if generator is not None else torch.get_default_device())
-    if generator is not None:
-        if generator.device.type != device.type:
-            raise ValueError(f"`generator` lives on {generator.device} but `device` is {device}; "
-                             f"create it with torch.Generator(device='{device.type}')")
-    return device, dtype
+def _check_device(generator, device, dtype) -> tuple:
+    "The device and the floating dtype of the noise, checked (the generator must live on that device)."
+    dtype = check_dtype(dtype)
+    return check_device(device, generator), dtype
 
 # %% ../nbs/01_sampling.ipynb #1c685cb6
 def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=(), generator: torch.Generator | None = None,
                    device=None, dtype=None) -> Tensor:
     "Uniforms in (0, 1) of shape `(*batch_shape, n_samples, dim)`, stratified as `sampler` says."
     sampler = _check_sampler(sampler)
-    n_samples, dim = _check_count(n_samples, 'n_samples'), _check_count(dim, 'dim')
+    n_samples, dim = check_count(n_samples, 'n_samples'), check_count(dim, 'dim')
     batch_shape = _check_batch_shape(batch_shape)
     device, dtype = _check_device(generator, device, dtype)
     wd = torch.promote_types(dtype, torch.float32)           # draw in at least float32, cast at the end
@@ -97,13 +94,10 @@ def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=()
     if sampler == 'mc':
         return _open_unit(uniform_open(shape, **kw), dtype)
     if sampler in ('qmc-latin', 'rqmc-latin'):
-        # a random permutation per coordinate, except the first: the estimators are symmetric in the samples, so only
-        # the pairing of strata across coordinates needs randomness (this saves one of `dim` batched argsorts)
-        keys = torch.rand((*batch_shape, dim - 1, n_samples), **kw)
-        first = torch.arange(n_samples, device=device, dtype=torch.int64).expand(*batch_shape, 1, n_samples)
-        perm = torch.cat([first, keys.argsort(dim=-1)], dim=-2).transpose(-1, -2).to(wd)   # (*batch, n_samples, dim)
-        v = 0.5 if sampler == 'qmc-latin' else torch.rand(shape, **kw)
-        u = (perm + v) / n_samples
+        u = torch.full(shape, 0.5, device=device, dtype=wd) if sampler == 'qmc-latin' else torch.rand(shape, **kw)
+        u[..., 0] += torch.arange(n_samples, device=device, dtype=wd)                 # first coordinate: the identity
+        if dim > 1: u[..., 1:] += _latin_cells(n_samples, dim - 1, batch_shape, generator, device, wd)
+        u /= n_samples
     elif sampler in ('qmc-cartesian', 'rqmc-cartesian'):
         k = cartesian_k(n_samples, dim)
         cells = _grid_digits(n_samples, dim, k).to(device=device, dtype=wd).expand(shape)
@@ -121,7 +115,7 @@ def sample_noise(dist, n_samples: int, dim: int, sampler: str = 'mc', antithetic
     "Noise ε of shape `(*batch_shape, n_samples, dim)` from `dist`, stratified by `sampler`, optionally in antithetic pairs."
     d = get_distribution(dist)
     if not isinstance(antithetic, bool): raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")
-    n_samples = _check_count(n_samples, 'n_samples')
+    n_samples = check_count(n_samples, 'n_samples')
     if antithetic:
         if not d.symmetric:
             raise ValueError(f"`antithetic=True` needs a symmetric distribution (pairs ε, −ε must both be draws of it); "
@@ -130,16 +124,16 @@ def sample_noise(dist, n_samples: int, dim: int, sampler: str = 'mc', antithetic
         if n_samples % 2: raise ValueError(f"`antithetic=True` needs an even `n_samples` (pairs ε, −ε), got {n_samples}")
         _check_sampler(sampler)
         if sampler.strip().lower().replace('_', '-').endswith('cartesian'):
-            try: cartesian_k(n_samples // 2, _check_count(dim, 'dim'))
+            try: cartesian_k(n_samples // 2, check_count(dim, 'dim'))
             except ValueError as e:
                 raise ValueError(f"with `antithetic=True` the Cartesian grid holds n_samples/2 = {n_samples // 2} points: {e}") from None
     m = n_samples // 2 if antithetic else n_samples
     dev, dt = _check_device(generator, device, dtype)
     wd = torch.promote_types(dt, torch.float32)    # uniforms and quantiles in ≥ float32: (0, 1) is open there
     if _check_sampler(sampler) == 'mc':            # i.i.d.: the distribution's own exact sampler
-        shape = (*_check_batch_shape(batch_shape), m, _check_count(dim, 'dim'))
-        eps = d._sample(shape, generator, dev, wd)
+        shape = (*_check_batch_shape(batch_shape), m, check_count(dim, 'dim'))
+        eps = d.sample(shape, generator, dev, wd)
     else:
-        eps = d._icdf(sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=dev, dtype=wd))
+        eps = d.icdf(sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=dev, dtype=wd), validate_args=False)
     eps = _finite_cast(eps, dt)
     return torch.cat([eps, -eps], dim=-2) if antithetic else eps

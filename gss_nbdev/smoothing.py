@@ -4,252 +4,71 @@
 
 # %% ../nbs/02_smoothing.ipynb #1bd7f951
 from __future__ import annotations
-import math
-from dataclasses import dataclass
 import torch
 from torch import Tensor
-from .distributions import get_distribution, DISTRIBUTIONS
-from .sampling import sample_noise, _check_count
+from fastcore.meta import delegates
+from .validation import check_choice
+from .core import ESTIMATORS, options, setup, draw, covariate_offset, SmoothFn
 
 # %% auto #0
-__all__ = ['COVARIATES', 'set_validate_args', 'smooth', 'smoothed_jacobian']
-
-# %% ../nbs/02_smoothing.ipynb #e3d3206f
-COVARIATES = ('none', 'fx', 'loo')
-"The named covariates: none, the unperturbed f(x), and the leave-one-out mean. A tensor is accepted too."
-
-class set_validate_args:
-    "Check that `x` and a matrix `scale` are finite (the default), or skip it: `set_validate_args(False)` or `with set_validate_args(False):`."
-    enabled: bool = True
-    def __init__(self, value: bool):  # the new setting, kept until it is set again (or until the `with` block ends)
-        if not isinstance(value, bool): raise TypeError(f"`value` must be True or False, got {type(value).__name__} {value!r}")
-        self.prev, set_validate_args.enabled = set_validate_args.enabled, value
-    def __enter__(self): return self
-    def __exit__(self, *exc): set_validate_args.enabled = self.prev
-
-def _check_finite(t: Tensor, name: str) -> None:
-    "A ValueError that counts and locates NaN/±inf entries of `t` (one reduction, a closer look only on failure)."
-    if not set_validate_args.enabled or bool(torch.isfinite(t).all()): return
-    bad = ~torch.isfinite(t)
-    raise ValueError(f"`{name}` must be finite, got {int(t.isnan().sum())} NaN and {int(t.isinf().sum())} ±inf among "
-                     f"{t.numel()} entries (the first at index {tuple(bad.nonzero()[0].tolist())}); smoothing at a non-finite "
-                     f"point has no meaning (skip this check with set_validate_args(False))")
-
-def _check_x(x) -> Tensor:
-    if not isinstance(x, Tensor): raise TypeError(f"`x` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
-    if not x.is_floating_point(): raise TypeError(f"`x` must be a floating-point tensor, got dtype {x.dtype}")
-    if x.ndim == 0 or x.shape[-1] == 0:
-        raise ValueError(f"`x` must have shape (*batch, n) with n ≥ 1, got shape {tuple(x.shape)} (use x[..., None] for n = 1)")
-    _check_finite(x.detach(), 'x')
-    return x
-
-@dataclass
-class _Scale:
-    "A validated scale: γ (0-d) or L (*lb, n, n), cast to x's dtype/device, with L^{-T} for the matrix case."
-    value: Tensor
-    inv_t: Tensor | None = None
-    @property
-    def matrix(self): return self.inv_t is not None
-    def apply(self, eps):  return eps @ self.value.mT if self.matrix else self.value * eps   # L ε per sample
-    def solve_t(self, a):  return (self.inv_t @ a[..., None])[..., 0] if self.matrix else a / self.value  # L^{-T} a
-
-def _check_scale(scale, x: Tensor) -> _Scale:
-    n = x.shape[-1]
-    accepted = f"a positive number, a 0-d tensor γ, or an invertible ({n}, {n}) matrix L (optionally batched as (*batch, {n}, {n}))"
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, Tensor)):
-        raise TypeError(f"`scale` must be {accepted}; got {type(scale).__name__}")
-    if not isinstance(scale, Tensor):                             # a python number: check on the host, no device sync
-        if not (math.isfinite(scale) and scale > 0): raise ValueError(f"`scale` γ must be positive and finite, got {scale}")
-        return _Scale(torch.full((), float(scale), device=x.device, dtype=x.dtype))
-    if scale.is_complex(): raise TypeError(f"`scale` must be real, got dtype {scale.dtype}")
-    scale = scale.to(device=x.device, dtype=x.dtype)              # differentiable cast: grads flow back in scale's dtype
-    if scale.ndim == 0:
-        if not bool(torch.isfinite(scale) & (scale > 0)): raise ValueError(f"`scale` γ must be positive and finite, got {scale.item()}")
-        return _Scale(scale)
-    if scale.ndim < 2 or scale.shape[-2:] != (n, n):
-        raise ValueError(f"`scale` must be {accepted}; got shape {tuple(scale.shape)} for x of shape {tuple(x.shape)}")
-    try: torch.broadcast_shapes(x.shape[:-1], scale.shape[:-2])
-    except RuntimeError: raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with those of `x` {tuple(x.shape[:-1])}") from None
-    if not bool(torch.isfinite(scale).all()):       # checked whatever set_validate_args says: the inverse below syncs anyway
-        raise ValueError(f"`scale` L must be finite, got {int(scale.isnan().sum())} NaN and {int(scale.isinf().sum())} ±inf entries")
-    lin = scale.detach().to(torch.promote_types(scale.dtype, torch.float32))   # linalg has no float16/bfloat16 kernels
-    inv, info = torch.linalg.inv_ex(lin)
-    cond = torch.linalg.cond(lin)
-    inv = inv.to(x.dtype)
-    if bool((info != 0).any() | ~torch.isfinite(inv).all() | ~(cond < 1 / torch.finfo(x.dtype).eps).all()):
-        raise ValueError(f"`scale` L must be invertible, but it is singular or numerically singular (condition number "
-                         f"{cond.max().item():.3g}); smoothing with x + Lε needs L⁻¹ for the density of x + Lε")
-    return _Scale(scale, inv.mT)
-
-def _check_covariate(covariate):
-    if isinstance(covariate, Tensor): return covariate
-    if not isinstance(covariate, str): raise TypeError(f"`covariate` must be one of {list(COVARIATES)} or a tensor, got {type(covariate).__name__}")
-    key = covariate.strip().lower().replace('(', '').replace(')', '').replace('f_x', 'fx')
-    if key not in COVARIATES: raise ValueError(f"unknown `covariate`={covariate!r}; valid covariates are {list(COVARIATES)} or a tensor")
-    return key
-
-# %% ../nbs/02_smoothing.ipynb #b1ca65ff
-def _check_evaluator(evaluator):
-    "None (one call of the batched f), or an evaluator of a per-sample f: an `Evaluator`, a `concurrent.futures.Executor` or a Dask `Client`."
-    if evaluator is None: return None
-    from gss_nbdev.evaluators import as_evaluator     # imported on demand: the default path needs no executor machinery
-    return as_evaluator(evaluator)
-
-def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
-    "Evaluate the black box on z (*batch, s, n) — in one batched call, or per sample by `evaluator` — and validate its output (*batch, s, *out)."
-    with torch.no_grad(): y = f(z) if evaluator is None else evaluator(f, z)
-    if not isinstance(y, Tensor):
-        try: y = torch.as_tensor(y)
-        except Exception: raise TypeError(f"`f` must return a tensor (or array) of shape (*batch, s, *out) = {tuple(z.shape[:-1])} + out; got {type(y).__name__}") from None
-    if y.is_complex(): raise TypeError(f"`f` must return real or boolean values, got dtype {y.dtype}")
-    if tuple(y.shape[:nb + 1]) != tuple(z.shape[:nb + 1]):
-        raise ValueError(f"`f` was called on inputs of shape {tuple(z.shape)} = (*batch, s, n) and must return (*batch, s, *out) "
-                         f"starting with {tuple(z.shape[:nb + 1])}; it returned shape {tuple(y.shape)}")
-    exact = not (y.is_floating_point() or y.is_complex())       # bool / integer outputs are always finite
-    y = y.to(device=z.device, dtype=z.dtype)
-    if check_finite and not exact and not bool(torch.isfinite(y.sum())):   # one reduction; look closer only on failure
-        bad = (~torch.isfinite(y)).flatten(nb + 1).any(-1) if y.ndim > nb + 1 else ~torch.isfinite(y)
-        if bool(bad.any()):                                          # (a finite sum can overflow: then all is well)
-            idx = bad.nonzero()[0].tolist()
-            raise ValueError(f"`f` returned non-finite values ({int(y.isnan().sum())} NaN, {int(y.isinf().sum())} inf) for "
-                             f"{int(bad.sum())} of {bad.numel()} perturbed inputs; the first is input index {tuple(idx)} = "
-                             f"{z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass check_finite=False to skip this check).")
-    return y
-
-def _evaluate(f, z: Tensor, nb: int, chunk_size, check_finite: bool, evaluator=None) -> Tensor:
-    s = z.shape[nb]
-    if chunk_size is None or chunk_size >= s: return _call(f, z, nb, check_finite, evaluator)
-    return torch.cat([_call(f, z.narrow(nb, i, min(chunk_size, s - i)), nb, check_finite, evaluator) for i in range(0, s, chunk_size)], dim=nb)
-
-# %% ../nbs/02_smoothing.ipynb #24d19d18
-@dataclass
-class _Draw:
-    "One draw: noise, its score, f's values y, and the covariate as an offset c (*batch, 1, *out) with a factor α: w = α (y − c)."
-    x: Tensor; scale: _Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
-    def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
-
-@dataclass
-class _Setup:
-    "A validated call: x, the distribution, the scale, the covariate, counts, the evaluator, the batch shape and the noise."
-    x: Tensor; d: object; scale: _Scale; cov: object; n_samples: int; chunk_size: int | None; evaluator: object
-    batch: tuple; nb: int; n: int; eps: Tensor
-
-def _draw_noise(d, n_samples: int, n: int, sampler, antithetic: bool, batch: tuple, generator, x: Tensor) -> Tensor:
-    "`sample_noise` on x's device and dtype; a too large request becomes a ValueError that names `n_samples` and the memory."
-    try: return sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
-                             generator=generator, device=x.device, dtype=x.dtype)
-    except (RuntimeError, MemoryError) as e:
-        if 'alloc' not in str(e).lower() and not isinstance(e, (MemoryError, torch.OutOfMemoryError)): raise
-        need = math.prod(batch) * n_samples * n * x.element_size() / 2 ** 30
-        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = {(*batch, n_samples, n)} "
-                         f"alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or average independent estimates over "
-                         f"several calls (`chunk_size` bounds the memory of f's evaluations, not of the noise).") from None
-
-def _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, evaluator) -> _Setup:
-    "Validate the arguments every estimator shares and draw the noise (*batch, s, n)."
-    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
-    x = _check_x(x)
-    d = get_distribution(dist)
-    if growth is not None:                     # a declaration about f (Appendix B): warn if value or gradient is undefined
-        from gss_nbdev.finite import check_growth
-        check_growth(d, growth, stacklevel=5)  # check_growth ← _setup ← _draw ← smooth ← the caller
-    sc = _check_scale(scale, x)
-    cov = _check_covariate(covariate)
-    n_samples = _check_count(n_samples, 'n_samples')
-    if chunk_size is not None: chunk_size = _check_count(chunk_size, 'chunk_size')
-    evaluator = _check_evaluator(evaluator)
-    if isinstance(cov, str) and cov == 'loo' and n_samples < 2: raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
-    batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
-    nb, n = len(batch), x.shape[-1]
-    eps = _draw_noise(d, n_samples, n, sampler, antithetic, batch, generator, x)
-    return _Setup(x, d, sc, cov, n_samples, chunk_size, evaluator, tuple(batch), nb, n, eps)
-
-def _covariate(s: _Setup, f, y: Tensor, check_finite: bool) -> tuple:
-    "The covariate as an offset c (*batch, 1, *out) and the factor α, from f's values y on the draw."
-    if isinstance(s.cov, Tensor):
-        try: return s.cov.to(y).expand((*s.batch, *y.shape[s.nb + 1:])).unsqueeze(s.nb), 1.0
-        except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
-                                              f"{(*s.batch, *y.shape[s.nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
-    if s.cov == 'fx': return _evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0
-    if s.cov == 'loo': return y.mean(s.nb, keepdim=True), s.n_samples / (s.n_samples - 1)   # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
-    return None, 1.0
-
-def _draw(f, x, dist='gaussian', scale=1.0, n_samples=1024, sampler='rqmc-latin', covariate='loo', antithetic=False,
-          generator=None, chunk_size=None, check_finite=True, growth=None, evaluator=None) -> _Draw:
-    s = _setup(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, growth, evaluator)
-    y = _evaluate(f, s.x.detach()[..., None, :] + _Scale(s.scale.value.detach(), s.scale.inv_t).apply(s.eps), s.nb,
-                  s.chunk_size, check_finite, s.evaluator)
-    c, alpha = _covariate(s, f, y, check_finite)
-    return _Draw(s.x, s.scale, s.nb, s.eps, s.d._score(s.eps), y, c, alpha)
-
-# %% ../nbs/02_smoothing.ipynb #c17cb2e2
-def _sum_to(g: Tensor, shape) -> Tensor:
-    "Sum a broadcast gradient back to `shape`."
-    extra = g.ndim - len(shape)
-    if extra: g = g.sum(tuple(range(extra)))
-    dims = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    return g.sum(dims, keepdim=True) if dims else g
-
-def _contract(y: Tensor, c: Tensor | None, alpha: float, g: Tensor, nb: int) -> Tensor:
-    "v_i = α ⟨g, y_i − c⟩ for every sample, without forming y − c: (*batch, s)."
-    gf = g.reshape(*g.shape[:nb], -1, 1)
-    v = (y.reshape(*y.shape[:nb + 1], -1) @ gf)[..., 0]
-    if c is not None: v = v - (c.reshape(*c.shape[:nb + 1], -1) @ gf)[..., 0]
-    return v * alpha if alpha != 1 else v
-
-class _SmoothFn(torch.autograd.Function):
-    "Value of the smoothed f; backward by the score-function estimators of Lemma 1, Lemma 6 and Theorem 7."
-    @staticmethod
-    def forward(ctx, x, scale_value, value, y, c, eps, score, inv_t, nb, alpha):
-        ctx.nb, ctx.alpha, ctx.x_shape, ctx.matrix, ctx.has_c = nb, alpha, x.shape, inv_t is not None, c is not None
-        ctx.save_for_backward(scale_value, y, c, eps, score, inv_t)
-        return value.clone()
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g):
-        scale_value, y, c, eps, score, inv_t = ctx.saved_tensors
-        v = _contract(y, c if ctx.has_c else None, ctx.alpha, g, ctx.nb)                         # (*batch, s)
-        gx, gs = _score_grads(ctx, v, eps, score, scale_value, inv_t)
-        return gx, gs, None, None, None, None, None, None, None, None
-
-def _score_grads(ctx, v: Tensor, eps: Tensor, score: Tensor, scale_value: Tensor, inv_t) -> tuple:
-    "Gradients wrt x and the scale from per-sample contractions v (*batch, s): the estimators of Lemma 1, Lemma 6, Theorem 7."
-    s, n = eps.shape[-2], eps.shape[-1]
-    sc = _Scale(scale_value, inv_t if ctx.matrix else None)
-    gx = gs = None
-    if ctx.needs_input_grad[0]:
-        a = (v[..., None, :] @ score)[..., 0, :] / s                                              # (*batch, n)
-        gx = _sum_to(sc.solve_t(a), ctx.x_shape)
-    if ctx.needs_input_grad[1]:
-        if ctx.matrix:
-            m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * torch.eye(n, dtype=v.dtype, device=v.device)
-            gs = _sum_to(inv_t @ m, scale_value.shape)
-        else:
-            gs = (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / scale_value
-    return gx, gs
+__all__ = ['smooth', 'smoothed_jacobian']
 
 # %% ../nbs/02_smoothing.ipynb #d9602b57
-def smooth(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
-           covariate='loo', antithetic: bool = False, generator: torch.Generator | None = None,
-           chunk_size: int | None = None, check_finite: bool = True, growth=None, evaluator=None,
-           estimator: str = 'score', mix: float = 0.5) -> Tensor:
+@delegates(options)
+def smooth(f, # the black box: (*batch, s, n) -> (*batch, s, *out), called once (twice with covariate='fx')
+           x: Tensor, # the points (*batch, n)
+           *,
+           estimator: str = 'score', # 'score' (any black box), or 'pathwise' / 'mixed' (a torch-differentiable f)
+           mix: float = 0.5, # the pathwise weight k of estimator='mixed'
+           **kwargs) -> Tensor:
     "Monte-Carlo estimate of E[f(x + Lε)], shape `(*batch, *out)`, differentiable wrt `x` and `scale` by the score-function estimator."
-    if estimator != 'score':                   # pathwise / mixed need a differentiable f (see the probability-flow chapter)
-        from gss_nbdev.flow import _smooth_flow, ESTIMATORS
-        if estimator not in ESTIMATORS: raise ValueError(f"unknown `estimator`={estimator!r}; valid estimators are {list(ESTIMATORS)}")
-        return _smooth_flow(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite,
-                            growth, evaluator, estimator, mix)
-    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth, evaluator)
-    return _SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, d.c, d.eps, d.score, d.scale.inv_t, d.nb, d.alpha)
+    if check_choice(estimator, 'estimator', ESTIMATORS) != 'score':   # see the probability-flow chapter
+        return _pathwise(f, x, estimator, mix, **kwargs)
+    d = draw(f, x, **kwargs)
+    return SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, d.c, d.eps, d.score, d.scale.inv_t, d.nb, d.alpha)
+
+# %% ../nbs/02_smoothing.ipynb #e3dacf71
+def _pathwise(f, x, estimator: str, mix, **kwargs) -> Tensor:
+    "`smooth` with estimator='pathwise' (RP) or 'mixed' (k·RP + (1−k)·LR, Eq. 51 of Parmas & Sugiyama)."
+    if kwargs.get('evaluator') is not None:
+        raise ValueError(f"estimator={estimator!r} differentiates f by autograd, but an `evaluator` runs a per-sample black box "
+                         f"that has no derivative; use estimator='score' (the score-function estimator needs f's values only)")
+    if estimator == 'mixed' and (isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1):
+        raise ValueError(f"`mix` is the RP weight k of Eq. (51) and must be a number in [0, 1], got {mix!r}")
+    s = setup(f, x, **kwargs)
+    check_finite = kwargs.get('check_finite', True)
+    nb, sc = s.nb, s.scale
+    z = s.x[..., None, :] + sc.apply(s.eps)                                        # differentiable in x and the scale
+    chunks = [z] if s.chunk_size is None else list(z.split(s.chunk_size, dim=nb))
+    ys = [f(zc) for zc in chunks]
+    for zc, yc in zip(chunks, ys):
+        if not isinstance(yc, Tensor) or tuple(yc.shape[:nb + 1]) != tuple(zc.shape[:nb + 1]):
+            raise ValueError(f"`f` must return a tensor (*batch, s, *out) starting with {tuple(zc.shape[:nb + 1])}; got "
+                             f"{tuple(yc.shape) if isinstance(yc, Tensor) else type(yc).__name__}")
+    y = torch.cat(ys, nb) if len(ys) > 1 else ys[0]
+    wants_grad = torch.is_grad_enabled() and (s.x.requires_grad or sc.value.requires_grad)
+    if not y.is_floating_point() or (wants_grad and not y.requires_grad):
+        raise ValueError(f"estimator={estimator!r} needs an f that autograd can differentiate, but f's output "
+                         f"{'has dtype ' + str(y.dtype) if not y.is_floating_point() else 'carries no autograd graph'}: it is a "
+                         f"black box here. Use estimator='score' (the default), which needs f's values only.")
+    if check_finite and not bool(torch.isfinite(y.detach()).all()):
+        raise ValueError("`f` returned non-finite values on the perturbed inputs (pass check_finite=False to skip this check)")
+    rp = y.mean(nb)
+    if estimator == 'pathwise': return rp
+    yd = y.detach()                                           # the LR part: the score-function estimator on the same values
+    c, alpha = covariate_offset(s, f, yd, check_finite)
+    lr = SmoothFn.apply(s.x, sc.value, yd.mean(nb), yd, c, s.eps, s.d.score(s.eps), sc.inv_t, nb, alpha)
+    return mix * rp + (1 - mix) * lr
 
 # %% ../nbs/02_smoothing.ipynb #74ce1fc5
-def smoothed_jacobian(f, x: Tensor, dist='gaussian', scale=1.0, n_samples: int = 1024, sampler: str = 'rqmc-latin',
-                      covariate='loo', antithetic: bool = False, generator: torch.Generator | None = None,
-                      chunk_size: int | None = None, check_finite: bool = True, return_value: bool = False, growth=None,
-                      evaluator=None):
+@delegates(options)
+def smoothed_jacobian(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
+                      x: Tensor, # the points (*batch, n)
+                      *,
+                      return_value: bool = False, # also return the smoothed value (from the same draw)
+                      **kwargs):
     "Explicit Jacobian estimate E[(f(x+Lε) − c) (L^{-T} score(ε))^T], shape `(*batch, *out, n)` (Corollary 2, Lemma 3, Theorem 7)."
-    d = _draw(f, x, dist, scale, n_samples, sampler, covariate, antithetic, generator, chunk_size, check_finite, growth, evaluator)
+    d = draw(f, x, **kwargs)
     nb, s = d.nb, d.eps.shape[-2]
     with torch.no_grad():
         t = d.score @ d.scale.inv_t.mT if d.scale.matrix else d.scale.solve_t(d.score)      # rows (L^{-T} s_i)^T

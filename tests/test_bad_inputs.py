@@ -4,7 +4,8 @@ import math, concurrent.futures as cf
 import pytest, torch
 from gss_nbdev.distributions import get_distribution, DISTRIBUTIONS
 from gss_nbdev.sampling import SAMPLERS, sample_noise, sample_uniform, cartesian_k
-from gss_nbdev.smoothing import smooth, smoothed_jacobian, set_validate_args
+from gss_nbdev.smoothing import smooth, smoothed_jacobian
+from gss_nbdev.validation import set_validate_args
 from gss_nbdev.median import smooth_median
 from gss_nbdev.covariance import smoothed_covariance
 from gss_nbdev.models import Smoothed
@@ -112,11 +113,11 @@ CASES = [  # (id, call, exception, text that names the argument)
     ('path-min-cost-bool', lambda: shortest_path(torch.ones(3, 3), min_cost=True), TypeError, '`min_cost` must be a positive number'),
     ('path-min-cost-zero', lambda: shortest_path(torch.ones(3, 3), min_cost=0), ValueError, '`min_cost` must be a positive number'),
     ('path-min-cost-nan', lambda: shortest_path(torch.ones(3, 3), min_cost=nan), ValueError, '`min_cost` must be a positive number'),
-    ('dask-workers', lambda: DaskEvaluator(n_workers=0), ValueError, '`n_workers` must be an integer ≥ 1'),
+    ('dask-workers', lambda: DaskEvaluator(n_workers=0), ValueError, '`n_workers` must be ≥ 1'),
     ('dask-address', lambda: DaskEvaluator(address=3), TypeError, '`address` must be a scheduler address'),
     ('dask-both', lambda: DaskEvaluator(client=object(), address='tcp://x:1'), ValueError, '`client` or `address`'),
-    ('eval-per-task', lambda: SerialEvaluator(samples_per_task=0), ValueError, '`samples_per_task` must be an integer ≥ 1'),
-    ('eval-retries', lambda: SerialEvaluator(retries=-1), ValueError, '`retries` must be an integer ≥ 0'),
+    ('eval-per-task', lambda: SerialEvaluator(samples_per_task=0), ValueError, '`samples_per_task` must be ≥ 1'),
+    ('eval-retries', lambda: SerialEvaluator(retries=-1), ValueError, '`retries` must be ≥ 0'),
     ('eval-timeout', lambda: SerialEvaluator(timeout=-1), ValueError, '`timeout` must be a positive number'),
     ('eval-executor', lambda: ExecutorEvaluator(3), TypeError, '`executor` must be a concurrent.futures.Executor'),
     ('eval-f', lambda: SerialEvaluator()(3, torch.ones(2, 2)), TypeError, '`f` must be callable'),

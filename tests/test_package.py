@@ -60,3 +60,64 @@ def test_every_public_callable_has_show_doc():
         missing += [f'{mod}.{n}' for n in getattr(m, '__all__', [])
                     if callable(getattr(m, n)) and not re.search(rf'show_doc\({re.escape(n)}\b', text)]
     assert not missing, f"public callables without a show_doc entry: {missing}"
+
+
+def _package_imports():
+    "{module: {imported gss_nbdev module: [names]}} from every import statement of the package (module- or function-level)."
+    import ast
+    pkg = ROOT / 'gss_nbdev'
+    out = {}
+    for path in sorted(pkg.rglob('*.py')):
+        if path.name == '_modidx.py': continue
+        mod = '.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__')
+        deps = out.setdefault(mod, {})
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ''
+                if node.level:                                         # relative: resolve against this module's package
+                    parent = mod.split('.')[:-node.level] if not path.name == '__init__.py' else mod.split('.')
+                    base = '.'.join(parent + ([base] if base else []))
+                if base.startswith('gss_nbdev'):
+                    deps.setdefault(base, []).extend(a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith('gss_nbdev'): deps.setdefault(a.name, [])
+    return out
+
+
+def test_no_private_names_imported_across_modules():
+    bad = [f'{m} imports {n} from {d}' for m, deps in _package_imports().items() for d, names in deps.items()
+           for n in names if n.startswith('_') and not n.startswith('__') and d != m]
+    assert not bad, bad
+
+
+def test_no_private_distribution_methods_called_outside_their_module():
+    bad = []
+    for path in sorted((ROOT / 'gss_nbdev').rglob('*.py')):
+        if path.name in ('distributions.py', '_modidx.py'): continue
+        bad += [f'{path.name}: {m}' for m in re.findall(r'\b\w+\._(?:score|sample|icdf|cdf|log_prob)\(', path.read_text())]
+    assert not bad, bad
+
+
+def test_no_import_cycles():
+    graph = {m: {d for d in deps if d != m and d != 'gss_nbdev'} for m, deps in _package_imports().items()}
+    state = {}
+    def visit(m, path):
+        if state.get(m) == 'done': return
+        if state.get(m) == 'open': raise AssertionError('import cycle: ' + ' -> '.join(path + [m]))
+        state[m] = 'open'
+        for d in sorted(graph.get(m, ())): visit(d, path + [m])
+        state[m] = 'done'
+    for m in sorted(graph): visit(m, [])
+
+
+def test_layers_import_only_downwards():
+    "The layers of the architecture page: a module imports only from its own layer or the ones below it."
+    layer = {'validation': 0, 'distributions': 1, 'sampling': 2, 'finite': 2, 'evaluators': 2, 'core': 3,
+             'smoothing': 4, 'median': 4, 'covariance': 4, 'flow': 4, 'models': 5, 'algorithms': 1, 'experiments': 6, 'cli': 7}
+    def of(m):
+        parts = m.split('.')
+        return layer.get(parts[1] if len(parts) > 1 else '', None)
+    bad = [f'{m} (layer {of(m)}) imports {d} (layer {of(d)})' for m, deps in _package_imports().items()
+           for d in deps if of(m) is not None and of(d) is not None and of(d) > of(m)]
+    assert not bad, bad

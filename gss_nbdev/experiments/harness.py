@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
+from ..validation import check_device
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'EXPERIMENT_MODULES', 'RUN_MANIFEST', 'Task', 'Experiment', 'experiments', 'register', 'clear_run',
@@ -130,15 +131,6 @@ class Context:
     seed: int
     progress: bool = True
 
-def _check_device(device) -> torch.device:
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but CUDA is not available on this machine (torch.cuda.is_available() "
-                         "is False); use --device cpu")
-    if dev.type not in ('cpu', 'cuda'): raise ValueError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
-    return dev
-
 def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int = 0, resume: bool = False,
               force: bool = False, progress: bool = True, overrides: dict | None = None) -> Path:
     "Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables; returns `out`."
@@ -147,7 +139,7 @@ def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int
     exp = EXPERIMENTS[name]
     if scale not in exp.presets: raise ValueError(f"unknown scale {scale!r} for {name!r}; available: {sorted(exp.presets)}")
     if resume and force: raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
-    dev = _check_device(device)
+    dev = check_device(device)
     cfg = {**exp.presets[scale], **(overrides or {})}
     out = _check_out(out if out is not None else f'runs/{name}-{scale}')
     meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=cfg)
