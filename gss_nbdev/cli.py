@@ -5,7 +5,9 @@
 # %% ../nbs/30_cli.ipynb #5d588528
 from __future__ import annotations
 import argparse
+import inspect
 import sys
+import typing
 import torch
 
 # %% auto #0
@@ -27,11 +29,37 @@ def quickstart(seed: int = 0) -> dict:
     return dict(estimate=mean, se=se, exact=exact)
 
 # %% ../nbs/30_cli.ipynb #f4a4aa74
+def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
+    "Add a flag for every option of `reproduce` to `r`: names, defaults and help come from its signature and docments."
+    from fastcore.docments import docments
+    from gss_nbdev.experiments.harness import reproduce
+    docs, hints = docments(reproduce), typing.get_type_hints(reproduce)
+    for p in inspect.signature(reproduce).parameters.values():
+        if p.name in ('name', 'overrides', 'progress'): continue
+        flag, help_ = '--' + p.name.replace('_', '-'), docs.get(p.name) or ''
+        if hints.get(p.name) is bool: r.add_argument(flag, action='store_true', help=help_)
+        elif p.name == 'scale': r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
+        else: r.add_argument(flag, type=int if hints.get(p.name) is int else str, default=p.default,
+                             help=help_ + ('' if p.default is None else f' (default {p.default})'))
+    r.add_argument('--no-progress', action='store_true', help='no progress bar')
+    r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in config.json)")
+
+def _overrides(sets: list) -> dict:
+    "{key: value} from --set KEY=VALUE arguments (values are parsed by the config's field types later)."
+    out = {}
+    for s in sets:
+        key, eq, value = s.partition('=')
+        if not eq or not key.strip(): raise ValueError(f"`--set` takes KEY=VALUE, got {s!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+# %% ../nbs/30_cli.ipynb #dc14ba5d
 def main(argv=None) -> int:
-    "The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] ...`, `gss reproduce --list`."
+    "The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] [--set KEY=VALUE] ...`, `gss reproduce --list`."
+    from gss_nbdev import __version__
     from gss_nbdev.experiments.harness import experiments, reproduce
     EXPERIMENTS = experiments()
-    from gss_nbdev import __version__
     ap = argparse.ArgumentParser(prog='gss', description='gss_nbdev: generalized stochastic smoothing.')
     ap.add_argument('--version', action='version', version=f'gss_nbdev {__version__} (torch {torch.__version__})')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -40,13 +68,7 @@ def main(argv=None) -> int:
     r = sub.add_parser('reproduce', help="rerun one of the paper's experiments: CSV, figures and tables")
     r.add_argument('name', nargs='?', help=f'experiment to run: one of {sorted(EXPERIMENTS)}')
     r.add_argument('--list', action='store_true', help='list the experiments and exit')
-    r.add_argument('--scale', choices=['quick', 'paper'], default='quick', help='quick (minutes on a laptop) or paper (the paper\'s settings)')
-    r.add_argument('--out', help='output folder (default runs/NAME-SCALE)')
-    r.add_argument('--device', default='cpu', help='cpu or cuda (default cpu)')
-    r.add_argument('--seed', type=int, default=0, help='seed of inputs and noise (default 0)')
-    r.add_argument('--resume', action='store_true', help='continue an interrupted run in --out')
-    r.add_argument('--force', action='store_true', help='delete the results already in --out and rerun')
-    r.add_argument('--no-progress', action='store_true', help='no progress bar')
+    _reproduce_arguments(r, sorted({s for e in EXPERIMENTS.values() for s in e.presets}))
     a = ap.parse_args(argv)
     if a.cmd == 'quickstart': quickstart(a.seed); return 0
     if a.list or a.name is None:
@@ -57,7 +79,8 @@ def main(argv=None) -> int:
         return 0
     if a.name not in EXPERIMENTS: r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
-        out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress)
+        out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress,
+                        overrides=_overrides(a.set))
     except (ValueError, FileExistsError) as e:             # one line that names the argument; no usage dump
         print(f'gss reproduce: error: {e}', file=sys.stderr); return 2
     print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]

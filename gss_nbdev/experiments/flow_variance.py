@@ -4,23 +4,30 @@
 
 # %% ../../nbs/22_flow_variance.ipynb #e20046eb
 from __future__ import annotations
-import csv
 import math
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from ..flow import flow_gradient, l_gradient
-from .harness import Experiment, Task, register
+from .harness import Experiment, ExperimentConfig, Task, register, read_rows
 
 # %% auto #0
-__all__ = ['PRESETS', 'LOC', 'ESTIMATOR_KW', 'COLUMNS', 'FLOW', 'logistic_map', 'test_function', 'reference_gradient',
-           'read_rows', 'markdown_table', 'figure']
+__all__ = ['PRESETS', 'LOC', 'ESTIMATOR_KW', 'COLUMNS', 'FLOW', 'FlowConfig', 'FlowRow', 'logistic_map', 'test_function',
+           'reference_gradient', 'markdown_table', 'figure']
 
 # %% ../../nbs/22_flow_variance.ipynb #0574618b
-PRESETS = {
-    'quick': dict(sigmas=[0.1, 0.3, 1.0], depths=[5, 10, 15], samples=20_000, quad_points=400_001),
-    'paper': dict(sigmas=[0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0], depths=[2, 5, 10, 15, 20], samples=1_000_000,
-                  quad_points=4_000_001),
-}
+@dataclass(frozen=True)
+class FlowConfig(ExperimentConfig):
+    "The flow study's settings (the `quick` defaults; `PRESETS['paper']` is the full grid)."
+    sigmas: tuple[float, ...] = (0.1, 0.3, 1.0)   # noise scales σ
+    depths: tuple[int, ...] = (5, 10, 15)         # depths T of the chaotic logistic map
+    samples: int = 20_000                         # samples per estimate
+    quad_points: int = 400_001                    # trapezoid points of the reference gradient
+
+PRESETS = {'quick': FlowConfig(),
+           'paper': FlowConfig(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), depths=(2, 5, 10, 15, 20),
+                               samples=1_000_000, quad_points=4_000_001)}
 "`quick` runs in seconds on a CPU; `paper` is the full grid at 10⁶ samples per cell (there is no paper table: this is ours)."
 
 LOC = 0.3
@@ -28,7 +35,12 @@ ESTIMATOR_KW = {'LR': dict(flow='lr'), 'LR + LOO mean': dict(flow='lr', baseline
                 'LR + optimal (Eq. 24)': dict(flow='lr', baseline='optimal'), 'mix k=0.25': dict(flow=0.25),
                 'mix k=0.5': dict(flow=0.5), 'RP': dict(flow='rp'), 'L-distribution': None}
 "The estimators compared, as `flow_gradient` keywords (None: `l_gradient` with c = φ(m))."
-COLUMNS = ['phi', 'sigma', 'estimator', 'samples', 'mean', 'reference', 'std', 'bias_se']
+@dataclass
+class FlowRow:
+    "One row of flow_variance.csv: an estimator's mean, per-sample std and bias (in standard errors) against the reference."
+    phi: str; sigma: float; estimator: str; samples: int; mean: float; reference: float; std: float; bias_se: float
+
+COLUMNS = [f.name for f in dataclasses.fields(FlowRow)]
 
 def logistic_map(x, T: int):
     "T iterations of r ↦ 3.9 r (1 − r) from r₀ = ½ + 0.4 tanh x: bounded, with derivative growing like e^{λT}."
@@ -52,13 +64,13 @@ def reference_gradient(f, sigma: float, points: int, device=None) -> float:
     return torch.trapezoid(f(x[:, None]) * dp, x).item()
 
 def _tasks(cfg):
-    phis = ['sin', 'sin3', 'step'] + [f'logistic-{T}' for T in cfg['depths']]
-    return [Task(dict(phi=p, sigma=s), 'flow_variance.csv') for p in phis for s in cfg['sigmas']]
+    phis = ['sin', 'sin3', 'step'] + [f'logistic-{T}' for T in cfg.depths]
+    return [Task(dict(phi=p, sigma=s), 'flow_variance.csv') for p in phis for s in cfg.sigmas]
 
 def _run_task(t, cfg, ctx):
-    name, sigma, s = t.key['phi'], float(t.key['sigma']), cfg['samples']
+    name, sigma, s = t.key['phi'], float(t.key['sigma']), cfg.samples
     f = test_function(name)
-    ref = reference_gradient(f, sigma, cfg['quad_points'], ctx.device)
+    ref = reference_gradient(f, sigma, cfg.quad_points, ctx.device)
     m = torch.tensor([LOC], dtype=torch.float64, device=ctx.device)
     rows = []
     for k, (est, kw) in enumerate(ESTIMATOR_KW.items()):
@@ -68,19 +80,10 @@ def _run_task(t, cfg, ctx):
         mean, std = terms.mean().item(), terms.std().item()
         se = std / math.sqrt(s)
         bias_se = (mean - ref) / se if se > 0 else (0.0 if mean == ref else math.copysign(math.inf, mean - ref))
-        rows.append(dict(phi=name, sigma=sigma, estimator=est, samples=s, mean=f'{mean:.8g}', reference=f'{ref:.8g}',
-                         std=f'{std:.6g}', bias_se=f'{bias_se:.4g}'))
+        rows.append(FlowRow(name, sigma, est, s, mean, ref, std, bias_se))
     return rows
 
 # %% ../../nbs/22_flow_variance.ipynb #c9517e99
-def read_rows(path) -> list:
-    "The CSV as dicts with numbers parsed."
-    with open(path, newline='') as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        for c in ('sigma', 'mean', 'reference', 'std', 'bias_se'): r[c] = float(r[c])
-    return rows
-
 def markdown_table(rows, phi: str) -> str:
     "Per-sample std of each estimator over σ for one φ; † marks a bias beyond 5 standard errors."
     sig = sorted({r['sigma'] for r in rows if r['phi'] == phi})
@@ -121,11 +124,11 @@ def figure(rows, path):
 def _report(out: Path) -> list:
     p = out / 'flow_variance.csv'
     if not p.exists(): return []
-    rows = read_rows(p)
+    rows = read_rows(p, FlowRow)
     phis = list(dict.fromkeys(r['phi'] for r in rows))
     (out / 'flow_variance.md').write_text('\n'.join(markdown_table(rows, q) for q in phis))
     return [figure(rows, out / 'flow_variance.png'), out / 'flow_variance.md']
 
 FLOW = register(Experiment('flow', 'Parmas & Sugiyama: LR vs RP vs mixtures vs the L-distribution over smoothness, chaos depth and jumps',
-                           PRESETS, {'flow_variance.csv': COLUMNS}, _tasks, _run_task, _report,
+                           PRESETS, {'flow_variance.csv': FlowRow}, _tasks, _run_task, _report,
                            durations={'quick': 'about 5 s on 2 CPU cores', 'paper': 'about 80 s on 2 CPU cores'}))

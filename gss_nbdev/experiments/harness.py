@@ -8,6 +8,8 @@ import csv
 import json
 import platform
 import time
+import typing
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -15,10 +17,41 @@ import torch
 from ..validation import check_device
 
 # %% auto #0
-__all__ = ['EXPERIMENTS', 'EXPERIMENT_MODULES', 'RUN_MANIFEST', 'Task', 'Experiment', 'experiments', 'register', 'clear_run',
-           'Context', 'reproduce']
+__all__ = ['EXPERIMENTS', 'RUN_MANIFEST', 'ExperimentConfig', 'configure', 'Task', 'Experiment', 'experiments', 'register',
+           'read_rows', 'clear_run', 'Context', 'reproduce']
 
-# %% ../../nbs/20_harness.ipynb #675dd072
+# %% ../../nbs/20_harness.ipynb #fbf336ef
+class ExperimentConfig:
+    "Base of an experiment's config dataclass: typed fields with defaults and docs; `cfg['key']` reads a field too."
+    def __getitem__(self, key): return getattr(self, key)
+    @classmethod
+    def keys(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
+
+def _coerce(value, typ, key: str):
+    "`value` (a python value, or a string from --set) as the type `typ` of config field `key`."
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin in (tuple, list) or typ in (tuple, list):
+        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).strip('[]()').split(',') if v.strip()]
+        inner = args[0] if args else str
+        return tuple(_coerce(v, inner, key) for v in items)
+    if isinstance(value, str) and typ is not str:
+        try: value = json.loads(value.lower() if typ is bool else value)
+        except json.JSONDecodeError: pass
+    if typ is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise ValueError(f"config key {key!r} takes {typ.__name__} values, got {value!r}")
+    return value
+
+def configure(preset: ExperimentConfig, # a preset of an experiment
+              overrides: dict | None = None, # key -> value (python values, or strings as --set KEY=VALUE gives them)
+             ) -> ExperimentConfig:
+    "A copy of `preset` with `overrides` applied, each value checked against its field's type; unknown keys are refused."
+    hints = typing.get_type_hints(type(preset))
+    bad = sorted(set(overrides or {}) - set(hints))
+    if bad: raise ValueError(f"unknown config key(s) {bad} for {type(preset).__name__}; valid keys are {sorted(hints)}")
+    return dataclasses.replace(preset, **{k: _coerce(v, hints[k], k) for k, v in (overrides or {}).items()})
+
+# %% ../../nbs/20_harness.ipynb #a919b1bd
 @dataclass
 class Task:
     "One unit of work: `key` identifies it in the CSV (for --resume), `csv` names the file its rows go to."
@@ -26,33 +59,42 @@ class Task:
     csv: str
     params: dict = field(default_factory=dict)
 
+# %% ../../nbs/20_harness.ipynb #7466a548
 @dataclass
 class Experiment:
     "An experiment the harness can run: presets, how a config expands into tasks, how one task runs, how the report is made."
     name: str
     description: str
-    presets: dict                                   # 'quick' / 'paper' -> config dict
-    columns: dict                                   # csv name -> list of columns (key columns first)
-    tasks: Callable[[dict], list]                   # config -> [Task]
-    run_task: Callable                              # (task, config, context) -> [row dict]
+    presets: dict                                   # 'quick' / 'paper' -> an ExperimentConfig instance
+    columns: dict                                   # csv name -> the row dataclass of that CSV (key fields first)
+    tasks: Callable                                 # config -> [Task]
+    run_task: Callable                              # (task, config, context) -> [row]
     report: Callable[[Path], list]                  # output folder -> [paths written]
     durations: dict = field(default_factory=dict)   # scale -> how long it takes, e.g. 'about 1 min on 2 CPU cores'
 
+# %% ../../nbs/20_harness.ipynb #fa92b35e
 EXPERIMENTS: dict = {}
 "The registry of experiments, by name: `gss reproduce NAME` runs one."
-EXPERIMENT_MODULES = ['gss_nbdev.experiments.variance', 'gss_nbdev.experiments.flow_variance']
-"Modules that register an experiment when imported; a new experiment adds its module here."
 
 def experiments() -> dict:
-    "The registry, with every experiment module imported (each registers itself)."
-    import importlib
-    for m in EXPERIMENT_MODULES: importlib.import_module(m)
+    "The registry, after importing every module of `gss_nbdev.experiments` (each registers its experiment)."
+    import importlib, pkgutil
+    import gss_nbdev.experiments as pkg
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if m.name != 'harness': importlib.import_module(f'{pkg.__name__}.{m.name}')
     return EXPERIMENTS
 
+# %% ../../nbs/20_harness.ipynb #e3c70ebe
 def register(exp: Experiment) -> Experiment:
-    "Add `exp` to the registry (replacing one of the same name)."
+    "Add `exp` to the registry (replacing one of the same name), after checking its presets and row types."
     if 'quick' not in exp.presets or 'paper' not in exp.presets:
         raise ValueError(f"experiment {exp.name!r} must have 'quick' and 'paper' presets, got {sorted(exp.presets)}")
+    for scale, cfg in exp.presets.items():
+        if not (dataclasses.is_dataclass(cfg) and isinstance(cfg, ExperimentConfig)):
+            raise TypeError(f"preset {scale!r} of {exp.name!r} must be an ExperimentConfig dataclass instance, got {type(cfg).__name__}")
+    for name, row in exp.columns.items():
+        if not (isinstance(row, type) and dataclasses.is_dataclass(row)):
+            raise TypeError(f"columns[{name!r}] of {exp.name!r} must be a row dataclass, got {row!r}")
     EXPERIMENTS[exp.name] = exp
     return exp
 
@@ -63,13 +105,24 @@ def _done_keys(path: Path, key_cols: list) -> set:
     with path.open(newline='') as fh:
         return {tuple(row[c] for c in key_cols) for row in csv.DictReader(fh)}
 
-def _append_rows(path: Path, columns: list, rows: list) -> None:
+def _append_rows(path: Path, row_type, rows: list) -> None:
+    "Append `rows` (instances of the dataclass `row_type`) to the CSV at `path`, numbers as numbers; one write, flushed."
+    columns = [f.name for f in dataclasses.fields(row_type)]
     new = not path.exists()
     with path.open('a', newline='') as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction='raise')
         if new: w.writeheader()
-        for r in rows: w.writerow({c: r.get(c, '') for c in columns})
+        w.writerows(dataclasses.asdict(r) if dataclasses.is_dataclass(r) else {c: r.get(c, '') for c in columns} for r in rows)
         fh.flush()
+
+def read_rows(path, # a CSV written by the harness
+              row_type, # its row dataclass: the fields' types parse the columns
+             ) -> list:
+    "The rows of a harness CSV as dicts, each value parsed as its field's type (int, float, bool, str)."
+    hints = typing.get_type_hints(row_type)
+    parse = {k: (lambda s: s == 'True') if t is bool else t for k, t in hints.items()}
+    with open(path, newline='') as fh:
+        return [{k: parse.get(k, str)(v) for k, v in r.items()} for r in csv.DictReader(fh)]
 
 # %% ../../nbs/20_harness.ipynb #24da0b69
 RUN_MANIFEST = '.gss-run.json'
@@ -131,25 +184,15 @@ class Context:
     seed: int
     progress: bool = True
 
-def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int = 0, resume: bool = False,
-              force: bool = False, progress: bool = True, overrides: dict | None = None) -> Path:
-    "Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables; returns `out`."
-    if name not in EXPERIMENTS: experiments()
-    if name not in EXPERIMENTS: raise ValueError(f"unknown experiment {name!r}; available: {sorted(EXPERIMENTS)}")
-    exp = EXPERIMENTS[name]
-    if scale not in exp.presets: raise ValueError(f"unknown scale {scale!r} for {name!r}; available: {sorted(exp.presets)}")
-    if resume and force: raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
-    dev = check_device(device)
-    cfg = {**exp.presets[scale], **(overrides or {})}
-    out = _check_out(out if out is not None else f'runs/{name}-{scale}')
-    meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=cfg)
+def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
+    "Make `out` ready: refuse to overwrite, check that a resumed run matches, or clear a run's own files with `force`."
     cfg_file = out / 'config.json'
     if out.exists() and any(out.iterdir()):
         if force: clear_run(out)
         elif resume:
             if not cfg_file.exists(): raise FileExistsError(f"{out} has no config.json: it is not a run of this harness; refusing to resume into it")
             old = json.loads(cfg_file.read_text())
-            if {k: old.get(k) for k in meta} != json.loads(json.dumps(meta)):
+            if {k: old.get(k) for k in meta} != json.loads(json.dumps(meta, default=str)):
                 raise ValueError(f"cannot resume {out}: it was run with {json.dumps({k: old.get(k) for k in meta})}, "
                                  f"not {json.dumps(meta, default=str)}; use another --out, or --force to rerun")
         else:
@@ -157,20 +200,44 @@ def reproduce(name: str, scale: str = 'quick', out=None, device='cpu', seed: int
                                   f"delete and rerun (nothing was changed)")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise ValueError(f"`out` (--out) {str(out)!r} cannot be created: {e.strerror or e}") from None
+
+def _todo(exp: Experiment, tasks: list, out: Path) -> list:
+    "The tasks whose rows are not in their CSV yet."
+    done = {c: _done_keys(out / c, [f.name for f in dataclasses.fields(row)][:len(tasks[0].key)] if tasks else [])
+            for c, row in exp.columns.items()}
+    return [t for t in tasks if tuple(str(v) for v in t.key.values()) not in done.get(t.csv, set())]
+
+def reproduce(name: str, # the experiment: one of `experiments()`
+              scale: str = 'quick', # a preset of the experiment: 'quick' (minutes on a laptop) or 'paper' (the paper's settings)
+              out=None, # output folder (default runs/NAME-SCALE)
+              device='cpu', # cpu or cuda
+              seed: int = 0, # seed of inputs and noise
+              resume: bool = False, # continue an interrupted run in `out`
+              force: bool = False, # delete the results a run wrote in `out`, and rerun
+              progress: bool = True, # show a progress bar
+              overrides: dict | None = None, # config keys to change: {key: value}, as `--set KEY=VALUE`
+             ) -> Path:
+    "Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables; returns `out`."
+    if name not in EXPERIMENTS: experiments()
+    if name not in EXPERIMENTS: raise ValueError(f"unknown experiment {name!r}; available: {sorted(EXPERIMENTS)}")
+    exp = EXPERIMENTS[name]
+    if scale not in exp.presets: raise ValueError(f"unknown scale {scale!r} for {name!r}; available: {sorted(exp.presets)}")
+    if resume and force: raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
+    dev = check_device(device)
+    cfg = configure(exp.presets[scale], overrides)
+    out = _check_out(out if out is not None else f'runs/{name}-{scale}')
+    meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=dataclasses.asdict(cfg))
+    _prepare_out(out, meta, resume, force)
     before = _files(out)
     _record(out, ['config.json', *exp.columns])       # before anything is written: a killed run is still recognised
-    cfg_file.write_text(json.dumps({**meta, 'torch': torch.__version__, 'python': platform.python_version(),
-                                    'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
+    (out / 'config.json').write_text(json.dumps({**meta, 'torch': torch.__version__, 'python': platform.python_version(),
+                                                 'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
     ctx = Context(dev, seed, progress)
-    tasks = exp.tasks(cfg)
-    done = {c: _done_keys(out / c, cols[:len(tasks[0].key)] if tasks else []) for c, cols in exp.columns.items()}
-    todo = [t for t in tasks if tuple(str(v) for v in t.key.values()) not in done.get(t.csv, set())]
-    bar = _progress(todo, f'{name} ({scale})', progress)
     try:
+        bar = _progress(_todo(exp, exp.tasks(cfg), out), f'{name} ({scale})', progress)
         for t in bar:
             if hasattr(bar, 'set_postfix_str'): bar.set_postfix_str(' '.join(str(v) for v in t.key.values()))
-            rows = exp.run_task(t, cfg, ctx)
-            _append_rows(out / t.csv, exp.columns[t.csv], rows)
+            _append_rows(out / t.csv, exp.columns[t.csv], exp.run_task(t, cfg, ctx))
         exp.report(out)
     finally: _record(out, _files(out) - before)     # figures and tables the report made (also after an interruption)
     return out

@@ -4,8 +4,9 @@
 
 # %% ../../nbs/21_variance.ipynb #e197a47b
 from __future__ import annotations
-import csv
 import math
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 from ..distributions import get_distribution, PAPER_DISTRIBUTIONS
@@ -13,21 +14,40 @@ from ..sampling import cartesian_k
 from ..smoothing import smoothed_jacobian
 from ..algorithms.sorting import sort_permutation
 from ..algorithms.shortest_path import shortest_path
-from .harness import Experiment, Task, register, reproduce
+from .harness import Experiment, ExperimentConfig, Task, register, reproduce, read_rows
 
 # %% auto #0
-__all__ = ['PRESETS', 'COLUMNS', 'TERRAIN', 'SAMPLER_LABELS', 'COV_LABELS', 'VARIANCE', 'black_box', 'inputs', 'variants',
-           'oracle', 'l2_errors', 'read_rows', 'subplot_grid', 'size_label', 'markdown_tables', 'heatmaps']
+__all__ = ['PRESETS', 'COLUMNS', 'TERRAIN', 'SAMPLER_LABELS', 'COV_LABELS', 'VARIANCE', 'VarianceConfig', 'VarianceRow',
+           'black_box', 'inputs', 'variants', 'oracle', 'l2_errors', 'subplot_grid', 'size_label', 'markdown_tables',
+           'heatmaps']
 
 # %% ../../nbs/21_variance.ipynb #9237d523
-PRESETS = {
-    'quick': dict(sorting=[3, 5], shortest_path=[8], distributions=list(PAPER_DISTRIBUTIONS), n_samples=1024,
-                  inputs=8, repetitions=8, oracle_samples=2 ** 14, oracle_batches=8, gamma_sorting=0.5, gamma_shortest_path=1.0),
-    'paper': dict(sorting=[3, 5, 7, 10], shortest_path=[8, 12], distributions=list(PAPER_DISTRIBUTIONS), n_samples=1024,
-                  inputs=10, repetitions=10, oracle_samples=2 ** 16, oracle_batches=16, gamma_sorting=0.5, gamma_shortest_path=1.0),
-}
+@dataclass(frozen=True)
+class VarianceConfig(ExperimentConfig):
+    "The variance study's settings (the `quick` defaults; `PRESETS['paper']` has the paper's)."
+    sorting: tuple[int, ...] = (3, 5)                   # sizes n of the sorting task
+    shortest_path: tuple[int, ...] = (8,)               # grid sizes k of the k×k shortest-path task
+    distributions: tuple[str, ...] = PAPER_DISTRIBUTIONS  # smoothing distributions compared
+    n_samples: int = 1024                               # samples per estimate (Cartesian grids: the nearest k**n)
+    inputs: int = 8                                     # inputs x per task
+    repetitions: int = 8                                # independent estimates per input and variant
+    oracle_samples: int = 2 ** 14                       # samples per oracle batch
+    oracle_batches: int = 8                             # independent oracle batches averaged
+    gamma_sorting: float = 0.5                          # scale γ of the sorting task
+    gamma_shortest_path: float = 1.0                    # scale γ of the shortest-path task
+
+PRESETS = {'quick': VarianceConfig(),
+           'paper': VarianceConfig(sorting=(3, 5, 7, 10), shortest_path=(8, 12), inputs=10, repetitions=10,
+                                   oracle_samples=2 ** 16, oracle_batches=16)}
 "`quick`: sorting n ∈ {3, 5} and 8×8 paths, 64 estimates per variant (about a minute on 2 CPU cores). `paper`: the paper's sizes, 100 estimates per variant."
-COLUMNS = ['task', 'size', 'distribution', 'sampler', 'covariate', 'antithetic', 'n_samples', 'l2_error', 'l2_error_se', 'oracle_se']
+
+@dataclass
+class VarianceRow:
+    "One row of variance_{task}.csv: a variant's mean L2 error to the oracle, with standard errors (key fields first)."
+    task: str; size: int; distribution: str; sampler: str; covariate: str; antithetic: bool; n_samples: int
+    l2_error: float; l2_error_se: float; oracle_se: float
+
+COLUMNS = [f.name for f in dataclasses.fields(VarianceRow)]
 TERRAIN = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 # %% ../../nbs/21_variance.ipynb #41d03c66
@@ -76,36 +96,26 @@ def l2_errors(f, x, j_star, dist, gamma, sampler, covariate, antithetic, n_sampl
 # %% ../../nbs/21_variance.ipynb #1aa4784c
 def _tasks(cfg):
     return [Task(dict(task=task, size=size, distribution=dist), f'variance_{task}.csv')
-            for task in ('sorting', 'shortest_path') for size in cfg[task] for dist in cfg['distributions']]
+            for task in ('sorting', 'shortest_path') for size in getattr(cfg, task) for dist in cfg.distributions]
 
 def _run_task(t, cfg, ctx):
     task, size, dist = t.key['task'], t.key['size'], t.key['distribution']
     f, n = black_box(task, size)
-    x = inputs(task, size, cfg['inputs'], ctx.seed, ctx.device)
-    gamma = cfg[f'gamma_{task}']
+    x = inputs(task, size, cfg.inputs, ctx.seed, ctx.device)
+    gamma = getattr(cfg, f'gamma_{task}')
     base = ctx.seed * 7919 + size * 31 + PAPER_DISTRIBUTIONS.index(dist) if dist in PAPER_DISTRIBUTIONS else ctx.seed
-    j_star, o_se = oracle(f, x, dist, gamma, cfg['oracle_samples'], cfg['oracle_batches'], base, ctx.device)
+    j_star, o_se = oracle(f, x, dist, gamma, cfg.oracle_samples, cfg.oracle_batches, base, ctx.device)
     rows = []
-    for k, (smp, anti, s) in enumerate(variants(task, size, dist, cfg['n_samples'])):
+    for k, (smp, anti, s) in enumerate(variants(task, size, dist, cfg.n_samples)):
         for c, cov in enumerate(('none', 'fx', 'loo')):
-            e = l2_errors(f, x, j_star, dist, gamma, smp, cov, anti, s, cfg['repetitions'], base + 100 * k + c + 1, ctx.device)
-            rows.append(dict(task=task, size=size, distribution=dist, sampler=smp, covariate=cov, antithetic=anti, n_samples=s,
-                             l2_error=f'{e.mean().item():.6g}', l2_error_se=f'{(e.std() / math.sqrt(e.numel())).item():.3g}',
-                             oracle_se=f'{o_se.mean().item():.3g}'))
+            e = l2_errors(f, x, j_star, dist, gamma, smp, cov, anti, s, cfg.repetitions, base + 100 * k + c + 1, ctx.device)
+            rows.append(VarianceRow(task, size, dist, smp, cov, anti, s, e.mean().item(),
+                                    (e.std() / math.sqrt(e.numel())).item(), o_se.mean().item()))
     return rows
 
 # %% ../../nbs/21_variance.ipynb #a00b868e
 SAMPLER_LABELS = {'mc': 'MC', 'qmc-latin': 'QMC (latin)', 'rqmc-latin': 'RQMC (latin)', 'rqmc-cartesian': 'RQMC (cart.)'}
 COV_LABELS = {'none': 'none', 'fx': 'f(x)', 'loo': 'LOO'}
-
-def read_rows(path) -> list:
-    "Rows of a variance CSV with numbers parsed."
-    with open(path, newline='') as fh:
-        rows = [r for r in csv.DictReader(fh)]
-    for r in rows:
-        r['size'] = int(r['size']); r['antithetic'] = r['antithetic'] == 'True'
-        for k in ('l2_error', 'l2_error_se', 'oracle_se'): r[k] = float(r[k])
-    return rows
 
 def subplot_grid(rows, size, dist):
     "A 4 × 6 array (samplers × [covariates regular, covariates antithetic]) of l2 errors, NaN where not run."
@@ -170,12 +180,12 @@ def _report(out: Path) -> list:
     for task in ('sorting', 'shortest_path'):
         p = out / f'variance_{task}.csv'
         if not p.exists(): continue
-        rows = read_rows(p)
+        rows = read_rows(p, VarianceRow)
         written.append(heatmaps(rows, task, out / f'variance_{task}.png'))
         (out / f'variance_{task}.md').write_text(markdown_tables(rows, task)); written.append(out / f'variance_{task}.md')
     return written
 
 VARIANCE = register(Experiment('variance', 'Section 4.1: L2 error of Jacobian estimates vs an oracle (Figures 3, 4, 11; Tables 4, 5)',
-                               PRESETS, {f'variance_{t}.csv': COLUMNS for t in ('sorting', 'shortest_path')}, _tasks, _run_task, _report,
+                               PRESETS, {f'variance_{t}.csv': VarianceRow for t in ('sorting', 'shortest_path')}, _tasks, _run_task, _report,
                                durations={'quick': 'about 1 min on 2 CPU cores',
                                           'paper': 'about 1 min on an H100 GPU; 30-60 min on 2 CPU cores'}))
