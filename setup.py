@@ -24,6 +24,7 @@ def reqs(key): return shlex.split(cfg.get(key, '').replace('\n', ' '))
 
 requirements = reqs('requirements')
 dev_requirements = reqs('dev_requirements')
+dask_requirements = reqs('dask_requirements')   # optional: DaskEvaluator and process pools (`pip install gss_nbdev[dask]`)
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 readme = here/'README.md'
@@ -43,7 +44,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dask': dask_requirements, 'dev': dask_requirements + dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=long_description,

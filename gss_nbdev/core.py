@@ -214,10 +214,11 @@ def draw(f, # the black box
     "`setup`, then f evaluated once on all x + Lε and the covariate applied: everything an estimator needs."
     s = setup(f, x, **kwargs)
     check_finite = kwargs.get('check_finite', True)
-    y = evaluate(f, s.x.detach()[..., None, :] + Scale(s.scale.value.detach(), s.scale.inv_t).apply(s.eps), s.nb,
-                 s.chunk_size, check_finite, s.evaluator)
+    xd, L = s.x.detach()[..., None, :], s.scale.value.detach()
+    z = xd + s.eps @ L.mT if s.scale.matrix else torch.addcmul(xd, s.eps, L)        # x + Lε in one pass for a scalar γ
+    y = evaluate(f, z, s.nb, s.chunk_size, check_finite, s.evaluator)
     c, alpha = covariate_offset(s, f, y, check_finite)
-    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps), y, c, alpha)
+    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps, copy=False), y, c, alpha)
 
 # %% ../nbs/01a_core.ipynb #8a8a9199
 def _sum_to(g: Tensor, shape) -> Tensor:

@@ -140,7 +140,9 @@ class ExecutorEvaluator(Evaluator):
 
     def _map(self, f, tasks, done, bar):
         if isinstance(self.executor, cf.ProcessPoolExecutor):
-            import cloudpickle
+            try: import cloudpickle
+            except ImportError: raise ImportError("a process pool needs `cloudpickle` to send f by value; install it with "
+                                                  "pip install 'gss_nbdev[dask]' (or pip install cloudpickle)") from None
             fn, arg = _run_pickled, cloudpickle.dumps(f)
         else: fn, arg = _run_task, f
         finished = queue.SimpleQueue()
@@ -194,8 +196,12 @@ class DaskEvaluator(Evaluator):
     def client(self):
         "The `distributed.Client`, connected on first use (starting a LocalCluster when neither `client` nor `address` was given)."
         if self._client is None:
-            import dask
-            from distributed import Client, LocalCluster
+            try:
+                import dask
+                from distributed import Client, LocalCluster
+            except ImportError as e:
+                raise ImportError(f"DaskEvaluator needs Dask's `distributed` package ({e}); install it with "
+                                  f"pip install 'gss_nbdev[dask]' (or pip install distributed)") from None
             if self.address is not None:
                 wait = self.timeout or 30
                 try: self._client = Client(self.address, security=self.security, timeout=wait)

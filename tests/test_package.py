@@ -121,3 +121,11 @@ def test_layers_import_only_downwards():
     bad = [f'{m} (layer {of(m)}) imports {d} (layer {of(d)})' for m, deps in _package_imports().items()
            for d in deps if of(m) is not None and of(d) is not None and of(d) > of(m)]
     assert not bad, bad
+
+
+def test_import_stays_light():
+    "The estimators import without Dask, SciPy or matplotlib: optional dependencies load where they are used."
+    code = ("import sys, gss_nbdev.smoothing, gss_nbdev.models, gss_nbdev.median, gss_nbdev.covariance, gss_nbdev.flow; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'distributed', 'dask', 'scipy', 'matplotlib', 'cloudpickle'}))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.strip() == '[]', (r.stdout, r.stderr)
