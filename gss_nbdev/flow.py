@@ -48,16 +48,9 @@ class Proposal:
         self.scale = float(scale)
     def __repr__(self): return f"Proposal({self.dist.name!r}, scale={self.scale})"
 
-# %% ../nbs/08_flow.ipynb #95818b12
-def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_samples: int = 1024, sampler: str = 'mc',
-                  antithetic: bool = False, baseline='none', proposal: Proposal | None = None,
-                  generator: torch.Generator | None = None, per_sample: bool = False) -> Tensor:
-    "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."
-    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
-    loc = _check_loc(loc).detach()
-    sigma = _check_sigma(scale, loc).detach()
-    d = get_distribution(dist)
-    n_samples = check_count(n_samples, 'n_samples')
+# %% ../nbs/08_flow.ipynb #1625992d
+def _check_flow_args(flow, baseline, proposal, n_samples: int):
+    "Check `flow`, `baseline` and `proposal`; the RP weight k of a numeric or named flow (None for a callable flow)."
     if isinstance(baseline, str):
         if baseline not in BASELINES: raise ValueError(f"unknown `baseline`={baseline!r}; valid: {list(BASELINES)} or a number")
         if baseline in ('loo', 'optimal') and n_samples < 2: raise ValueError(f"`baseline={baseline!r}` needs n_samples ≥ 2")
@@ -73,18 +66,11 @@ def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_sampl
     else: raise TypeError(f"`flow` must be 'lr', 'rp', a number k in [0, 1] or a callable u(x, loc, scale), got {type(flow).__name__}")
     if proposal is not None and not isinstance(proposal, Proposal):
         raise TypeError(f"`proposal` must be a Proposal(dist, scale) or None (q = p), got {type(proposal).__name__}")
+    return k
 
-    batch, n = loc.shape[:-1], loc.shape[-1]
-    dq, tau = (d, sigma) if proposal is None else (proposal.dist, torch.tensor(proposal.scale, dtype=loc.dtype, device=loc.device))
-    eta = sample_noise(dq, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch, generator=generator,
-                       device=loc.device, dtype=loc.dtype)
-    x = loc[..., None, :] + tau * eta                                          # (*batch, s, n), x ~ q
-    eps = (x - loc[..., None, :]) / sigma
-    w = None if proposal is None else torch.exp((d.log_prob(eps).sum(-1) - n * sigma.log())
-                                                - (dq.log_prob(eta).sum(-1) - n * tau.log()))   # p/q
-    sc = d.score(eps)
-    dlogp = torch.cat([sc / sigma, ((sc * eps).sum(-1, keepdim=True) - n) / sigma], -1)   # ∂θ log p: (*batch, s, n+1)
-
+def _evaluate_phi(f, x: Tensor, k, dtype) -> tuple:
+    "φ on the draw (*batch, s), and ∇φ by autograd when the flow needs it (None otherwise)."
+    gphi = None
     need_grad = k is None or k > 0
     with torch.enable_grad() if need_grad else torch.no_grad():
         xg = x.clone().requires_grad_(need_grad)
@@ -97,10 +83,14 @@ def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_sampl
                 raise ValueError("this flow needs ∇f, but `f` is not differentiable by autograd (its output has no graph); "
                                  "a black box can only use flow='lr' (u = 0), the score-function estimator")
             gphi, = torch.autograd.grad(y.sum(), xg)
-    phi = y.detach().to(loc.dtype)
+    phi = y.detach().to(dtype)
     if not bool(torch.isfinite(phi).all()):
         raise ValueError(f"`f` returned {int((~torch.isfinite(phi)).sum())} non-finite values of {phi.numel()}; the estimators need finite f values")
+    return phi, gphi
 
+def _flow_terms(flow, k, x: Tensor, loc: Tensor, sigma: Tensor, eps: Tensor, sc: Tensor, dlogp: Tensor, gphi, w) -> tuple:
+    "ψ (the weight of φ) and the ∇φ term of Theorem 3 for a k·RP flow (closed form) or a user flow (divergence by autograd)."
+    n = x.shape[-1]
     if k is not None:                                      # k·(reparameterization flow): closed form, ψ = (1−k) (p/q) ∂θ log p
         psi = (1 - k) * dlogp
         grad_term = k * _rp_contract(gphi.detach(), eps) if k > 0 else None
@@ -123,13 +113,42 @@ def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_sampl
     if w is not None:
         psi = psi * w[..., None]
         if grad_term is not None: grad_term = grad_term * w[..., None]
+    return psi, grad_term
 
+def _baseline(baseline, phi: Tensor, psi: Tensor, n_samples: int):
+    "The baseline b subtracted from φ: a name of `BASELINES`, a number or a (*batch,) tensor."
     if isinstance(baseline, str):
         if baseline == 'none': b = 0.0
         elif baseline == 'mean': b = phi.mean(-1, keepdim=True)[..., None]
         elif baseline == 'loo': b = ((phi.sum(-1, keepdim=True) - phi) / (n_samples - 1))[..., None]
         else: b = _loo_weighted(phi, psi * psi)                       # Eq. (24), leave-one-out
     else: b = torch.as_tensor(baseline, dtype=phi.dtype, device=phi.device)[..., None, None] if isinstance(baseline, Tensor) and baseline.ndim else baseline
+    return b
+
+# %% ../nbs/08_flow.ipynb #95818b12
+def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_samples: int = 1024, sampler: str = 'mc',
+                  antithetic: bool = False, baseline='none', proposal: Proposal | None = None,
+                  generator: torch.Generator | None = None, per_sample: bool = False) -> Tensor:
+    "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."
+    if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
+    loc = _check_loc(loc).detach()
+    sigma = _check_sigma(scale, loc).detach()
+    d = get_distribution(dist)
+    n_samples = check_count(n_samples, 'n_samples')
+    k = _check_flow_args(flow, baseline, proposal, n_samples)
+    batch, n = loc.shape[:-1], loc.shape[-1]
+    dq, tau = (d, sigma) if proposal is None else (proposal.dist, torch.tensor(proposal.scale, dtype=loc.dtype, device=loc.device))
+    eta = sample_noise(dq, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch, generator=generator,
+                       device=loc.device, dtype=loc.dtype)
+    x = loc[..., None, :] + tau * eta                                          # (*batch, s, n), x ~ q
+    eps = (x - loc[..., None, :]) / sigma
+    w = None if proposal is None else torch.exp((d.log_prob(eps).sum(-1) - n * sigma.log())
+                                                - (dq.log_prob(eta).sum(-1) - n * tau.log()))   # p/q
+    sc = d.score(eps)
+    dlogp = torch.cat([sc / sigma, ((sc * eps).sum(-1, keepdim=True) - n) / sigma], -1)   # ∂θ log p: (*batch, s, n+1)
+    phi, gphi = _evaluate_phi(f, x, k, loc.dtype)
+    psi, grad_term = _flow_terms(flow, k, x, loc, sigma, eps, sc, dlogp, gphi, w)
+    b = _baseline(baseline, phi, psi, n_samples)
     terms = psi * (phi[..., None] - b)
     if grad_term is not None: terms = terms + grad_term
     return terms if per_sample else terms.mean(-2)
