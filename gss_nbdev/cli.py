@@ -45,6 +45,7 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
     r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in config.json)")
 
+# %% ../nbs/30_cli.ipynb #c468819e
 def _overrides(sets: list) -> dict:
     "{key: value} from --set KEY=VALUE arguments (values are parsed by the config's field types later)."
     out = {}

@@ -51,6 +51,7 @@ def options(dist='gaussian', # the smoothing distribution: a name of `DISTRIBUTI
                 chunk_size=None if chunk_size is None else check_count(chunk_size, 'chunk_size'),
                 check_finite=check_finite, growth=growth, evaluator=None if evaluator is None else as_evaluator(evaluator))
 
+# %% ../nbs/01a_core.ipynb #79a452ca
 def check_covariate(covariate # 'none', 'fx' (also 'f(x)'), 'loo', or a tensor
                    ):
     "The covariate's canonical name, or the tensor itself."
@@ -207,6 +208,7 @@ class Draw:
     x: Tensor; scale: Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
     def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
 
+# %% ../nbs/01a_core.ipynb #e81c89f7
 @delegates(options)
 def draw(f, # the black box
          x, # the points (*batch, n)
@@ -228,6 +230,7 @@ def _sum_to(g: Tensor, shape) -> Tensor:
     dims = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
     return g.sum(dims, keepdim=True) if dims else g
 
+# %% ../nbs/01a_core.ipynb #a7f833b4
 def _contract(y: Tensor, c: Tensor | None, alpha: float, g: Tensor, nb: int) -> Tensor:
     "v_i = α ⟨g, y_i − c⟩ for every sample, without forming y − c: (*batch, s)."
     gf = g.reshape(*g.shape[:nb], -1, 1)

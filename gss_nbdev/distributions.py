@@ -39,6 +39,7 @@ class Tail:
     kind: str
     rate: float = math.inf
 
+# %% ../nbs/00_distributions.ipynb #5b9dfe40
 class SmoothingDistribution:
     "A standard univariate density μ with absolutely continuous density, applied independently to each coordinate."
     name: str = ''
@@ -115,6 +116,7 @@ class Gaussian(SmoothingDistribution):
     def _sample(self, shape, generator, device, dtype):   # torch's normal sampler: same law as inversion, ~2× faster
         return torch.randn(shape, generator=generator, device=device, dtype=dtype or torch.get_default_dtype())
 
+# %% ../nbs/00_distributions.ipynb #31463571
 class Logistic(SmoothingDistribution):
     "Standard logistic; score tanh(ε/2)."
     name = 'logistic'
@@ -125,6 +127,7 @@ class Logistic(SmoothingDistribution):
     def _icdf(self, u): return torch.logit(u)
     def _score(self, eps): return torch.tanh(eps / 2)
 
+# %% ../nbs/00_distributions.ipynb #4b10d6de
 class Gumbel(SmoothingDistribution):
     "Standard (max-)Gumbel, density exp(−ε − exp(−ε)); score 1 − exp(−ε). Not symmetric."
     name, symmetric = 'gumbel', False
@@ -135,6 +138,7 @@ class Gumbel(SmoothingDistribution):
     def _icdf(self, u): return -torch.log(-torch.log(u))
     def _score(self, eps): return -torch.expm1(-eps)
 
+# %% ../nbs/00_distributions.ipynb #0a1bd8eb
 class Cauchy(SmoothingDistribution):
     "Standard Cauchy; score 2ε/(1+ε²). No mean: see finite-definedness (Appendix B)."
     name = 'cauchy'
@@ -143,6 +147,7 @@ class Cauchy(SmoothingDistribution):
     def _torch(self, like): return torch.distributions.Cauchy(like.new_zeros(()), like.new_ones(()), validate_args=False)
     def _score(self, eps): return 2 / (eps + 1 / eps)          # = 2ε/(1+ε²), with no ε² to overflow in float16
 
+# %% ../nbs/00_distributions.ipynb #107f2aef
 class Laplace(SmoothingDistribution):
     "Standard Laplace, density exp(−|ε|)/2; score sign(ε), 0 at the kink ε = 0."
     name = 'laplace'
@@ -155,6 +160,7 @@ class Laplace(SmoothingDistribution):
 # %% ../nbs/00_distributions.ipynb #ee60027e
 def _inside(eps, lo=-1., hi=1.): return (eps > lo) & (eps < hi)
 
+# %% ../nbs/00_distributions.ipynb #3d7b4ff3
 class Triangular(SmoothingDistribution):
     "Triangular density max(0, 1−|ε|) on [−1, 1]; score sign(ε)/(1−|ε|), 0 at the corners and outside."
     name, support = 'triangular', (-1., 1.)
@@ -171,6 +177,7 @@ class Triangular(SmoothingDistribution):
         ins = _inside(eps)
         return torch.where(ins, torch.sign(eps) / torch.where(ins, 1 - eps.abs(), 1.), 0.)
 
+# %% ../nbs/00_distributions.ipynb #0d7fdc44
 class Semicircle(SmoothingDistribution):
     "Wigner semicircle density (2/π)·sqrt(1−ε²) on [−1, 1]; score ε/(1−ε²) inside, 0 outside."
     name, support, aliases = 'semicircle', (-1., 1.), ('wigner',)

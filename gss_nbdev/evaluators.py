@@ -22,12 +22,14 @@ class EvaluationError(RuntimeError):
         super().__init__(message)
         self.index, self.input, self.remote_traceback, self.completed = index, input, remote_traceback, completed or {}
 
+# %% ../nbs/07_evaluators.ipynb #ceae35a6
 class EvaluationTimeout(TimeoutError):
     "A step did not finish within the evaluator's `timeout`; `.completed` holds the {index: output} that did."
     def __init__(self, message, completed: dict | None = None):
         super().__init__(message)
         self.completed = completed or {}
 
+# %% ../nbs/07_evaluators.ipynb #7bb211e2
 class _SampleFailure(Exception):
     "A failing sample's index and input, the error and its traceback, all plain data; `retry=False`: a rerun cannot help."
     def __init__(self, index, input, error, tb, retry: bool = True):
@@ -35,6 +37,7 @@ class _SampleFailure(Exception):
         self.index, self.input, self.error, self.tb, self.retry = index, input, error, tb, retry
     def __str__(self): return f"f failed on sample {self.index} (input {self.input}): {self.error}"
 
+# %% ../nbs/07_evaluators.ipynb #2f4a262f
 def _failure(e: _SampleFailure, done: dict) -> EvaluationError:
     return EvaluationError(f"f failed on sample {e.index} with input {e.input} ({e.error}); {len(done)} samples had "
                            f"finished (kept in .completed).\n--- traceback of the failing call ---\n{e.tb}",
@@ -48,6 +51,7 @@ def _as_output(y) -> Tensor:
     if isinstance(y, (int, float, np.number)): return torch.tensor(float(y), dtype=torch.float64)
     return torch.from_numpy(np.array(y))
 
+# %% ../nbs/07_evaluators.ipynb #fb7fd869
 def _run_task(f, start: int, rows: Tensor) -> list:
     "Evaluate f on each row of `rows` (k, n); rows are numbered from `start`."
     out = []
@@ -62,9 +66,11 @@ def _run_task(f, start: int, rows: Tensor) -> list:
                                   f"({type(e).__name__}: {e})", traceback.format_exc(), retry=False)
     return out
 
+# %% ../nbs/07_evaluators.ipynb #50bc3b59
 @functools.lru_cache(maxsize=8)
 def _loads(blob: bytes): return pickle.loads(blob)
 
+# %% ../nbs/07_evaluators.ipynb #1b778e88
 def _run_pickled(blob: bytes, start: int, rows: Tensor) -> list:
     "`_run_task` for a cloudpickled f (process pools pickle by reference, which fails for lambdas and notebook functions)."
     return _run_task(_loads(blob), start, rows)
@@ -103,6 +109,7 @@ class Evaluator:
     def __repr__(self):
         return f"{type(self).__name__}(samples_per_task={self.samples_per_task}, retries={self.retries}, timeout={self.timeout})"
 
+# %% ../nbs/07_evaluators.ipynb #10ad2d8f
 def _stack(done: dict, rows: Tensor, lead) -> Tensor:
     "The outputs in input order, stacked to (*lead, *out); every sample must give the same shape."
     ys = [done[i] for i in range(rows.shape[0])]

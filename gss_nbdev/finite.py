@@ -19,12 +19,14 @@ def tails(dist) -> tuple:
     d = get_distribution(dist)
     return d.tail, d.kernel_tail
 
+# %% ../nbs/06_finite.ipynb #333957ac
 class Definedness(NamedTuple):
     "Whether f_ε (value) and ∇f_ε (gradient) are finitely defined, and why."
     value: bool
     gradient: bool
     reason: str
 
+# %% ../nbs/06_finite.ipynb #a8d7e44a
 def _parse_growth(growth):
     if growth == 'bounded' or growth == ('bounded',): return 'bounded', 0.0
     if isinstance(growth, tuple) and len(growth) == 2 and growth[0] in ('polynomial', 'exponential') \
@@ -32,11 +34,13 @@ def _parse_growth(growth):
         return growth[0], float(growth[1])
     raise ValueError(f"`growth` must be 'bounded', ('polynomial', p) or ('exponential', c) with p, c ≥ 0; got {growth!r}")
 
+# %% ../nbs/06_finite.ipynb #054329d4
 def _finite(tail: Tail, kind: str, g: float) -> bool:
     if kind == 'bounded' or tail.kind in ('compact', 'superexponential'): return True
     if tail.kind == 'exponential': return kind == 'polynomial' or g < tail.rate
     return kind == 'polynomial' and g < tail.rate - 1                        # polynomial tail of degree d: p < d - 1
 
+# %% ../nbs/06_finite.ipynb #bc55c608
 def finitely_defined(dist, growth) -> Definedness:
     "Lemmas 9 and 10: are the smoothed value and gradient of an f with this `growth` finite under `dist`?"
     d = get_distribution(dist)
@@ -52,6 +56,7 @@ def finitely_defined(dist, growth) -> Definedness:
               f"{'finite' if value else 'undefined'} (Lemma 9) and the gradient {'finite' if grad else 'undefined'} (Lemma 10)")
     return Definedness(value, grad, reason)
 
+# %% ../nbs/06_finite.ipynb #dd920c45
 def check_growth(dist, growth, stacklevel: int = 3) -> Definedness:
     "Warn when the value or gradient of a smoothing with this `growth` is undefined under `dist`; returns the verdict."
     res = finitely_defined(dist, growth)

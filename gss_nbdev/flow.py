@@ -20,6 +20,7 @@ BASELINES = ('none', 'mean', 'loo', 'optimal')
 
 def _check_loc(loc) -> Tensor: return check_points(loc, 'loc')
 
+# %% ../nbs/08_flow.ipynb #25816dad
 def _check_sigma(scale, like: Tensor) -> Tensor:
     if isinstance(scale, bool) or not isinstance(scale, (int, float, Tensor)) or (isinstance(scale, Tensor) and scale.ndim != 0):
         raise TypeError(f"`scale` σ must be a positive number or a 0-d tensor, got {type(scale).__name__} "
@@ -28,10 +29,12 @@ def _check_sigma(scale, like: Tensor) -> Tensor:
     if not bool(torch.isfinite(s) & (s > 0)): raise ValueError(f"`scale` σ must be positive and finite, got {float(s)}")
     return s
 
+# %% ../nbs/08_flow.ipynb #1351e293
 def _rp_contract(gphi: Tensor, eps: Tensor) -> Tensor:
     "u·∇φ for the reparameterization flow of every parameter: (∇φ, ∇φ·ε) → (*batch, s, n+1)."
     return torch.cat([gphi, (gphi * eps).sum(-1, keepdim=True)], -1)
 
+# %% ../nbs/08_flow.ipynb #6c69144f
 def _loo_weighted(phi: Tensor, weight: Tensor) -> Tensor:
     "Leave-one-out Σ_{j≠k} w_j φ_j / Σ_{j≠k} w_j per parameter: phi (*b, s), weight (*b, s, P) → (*b, s, P)."
     num = (weight * phi[..., None]).sum(-2, keepdim=True) - weight * phi[..., None]
@@ -68,6 +71,7 @@ def _check_flow_args(flow, baseline, proposal, n_samples: int):
         raise TypeError(f"`proposal` must be a Proposal(dist, scale) or None (q = p), got {type(proposal).__name__}")
     return k
 
+# %% ../nbs/08_flow.ipynb #a586d7c6
 def _evaluate_phi(f, x: Tensor, k, dtype) -> tuple:
     "φ on the draw (*batch, s), and ∇φ by autograd when the flow needs it (None otherwise)."
     gphi = None
@@ -88,6 +92,7 @@ def _evaluate_phi(f, x: Tensor, k, dtype) -> tuple:
         raise ValueError(f"`f` returned {int((~torch.isfinite(phi)).sum())} non-finite values of {phi.numel()}; the estimators need finite f values")
     return phi, gphi
 
+# %% ../nbs/08_flow.ipynb #a1e9adfe
 def _flow_terms(flow, k, x: Tensor, loc: Tensor, sigma: Tensor, eps: Tensor, sc: Tensor, dlogp: Tensor, gphi, w) -> tuple:
     "ψ (the weight of φ) and the ∇φ term of Theorem 3 for a k·RP flow (closed form) or a user flow (divergence by autograd)."
     n = x.shape[-1]
@@ -115,6 +120,7 @@ def _flow_terms(flow, k, x: Tensor, loc: Tensor, sigma: Tensor, eps: Tensor, sc:
         if grad_term is not None: grad_term = grad_term * w[..., None]
     return psi, grad_term
 
+# %% ../nbs/08_flow.ipynb #25bf08ca
 def _baseline(baseline, phi: Tensor, psi: Tensor, n_samples: int):
     "The baseline b subtracted from φ: a name of `BASELINES`, a number or a (*batch,) tensor."
     if isinstance(baseline, str):

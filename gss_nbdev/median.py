@@ -22,12 +22,14 @@ def _log_comb(n: Tensor, r: Tensor) -> Tensor:
     v = torch.lgamma(n_ + 1) - torch.lgamma(r_ + 1) - torch.lgamma((n_ - r_).clamp(min=0) + 1)
     return torch.where(ok, v, torch.full_like(v, -math.inf))
 
+# %% ../nbs/04_median.ipynb #ff4465b8
 def _check_k(k, s: int) -> int:
     k = check_count(k, 'k')
     if k % 2 == 0: raise ValueError(f"`k` must be odd (the median of an even number of values is not one of them), got {k}")
     if k >= s: raise ValueError(f"`k` must be smaller than n_samples (the U-statistic averages over k-subsets of the samples), got k={k}, n_samples={s}")
     return k
 
+# %% ../nbs/04_median.ipynb #8cc158c7
 def _rank_coefficients(s: int, k: int, dtype, device):
     "c_self, c_below, c_above / C(s, k) for rank positions p = 0..s-1 (ascending)."
     m = (k - 1) // 2
@@ -37,6 +39,7 @@ def _rank_coefficients(s: int, k: int, dtype, device):
     c = lambda la, lb: torch.exp(la + lb - norm)
     return (c(_log_comb(a, M), _log_comb(b, M)), c(_log_comb(a - 1, M - 1), _log_comb(b, M)), c(_log_comb(a, M), _log_comb(b - 1, M - 1)))
 
+# %% ../nbs/04_median.ipynb #04ebd55c
 def median_weights(g: Tensor, k: int, dim: int = -1) -> Tensor:
     "q_i: the probability that sample i is the median of a random k-subset (Eq. 113), ties split evenly; same shape as `g`."
     g = g.movedim(dim, -1)
@@ -52,6 +55,7 @@ def median_weights(g: Tensor, k: int, dim: int = -1) -> Tensor:
     q_sorted = (tot / cnt.clamp(min=1)).gather(-1, gid)
     return torch.empty_like(q_sorted).scatter_(-1, order, q_sorted).movedim(-1, dim)
 
+# %% ../nbs/04_median.ipynb #a7bbaa72
 def _effective_values(g: Tensor, k: int, nb: int) -> tuple:
     "Value Σ q_i g_i and effective values ω (same shape as g) of the unbiased gradient U-statistic; samples on dim nb."
     g = g.movedim(nb, -1)                                                       # (*batch, *out, s)

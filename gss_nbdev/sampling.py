@@ -20,12 +20,14 @@ SAMPLERS = ('mc', 'qmc-latin', 'rqmc-latin', 'qmc-cartesian', 'rqmc-cartesian', 
 
 def _check_sampler(sampler) -> str: return check_choice(sampler, 'sampler', SAMPLERS)
 
+# %% ../nbs/01_sampling.ipynb #1264b5ba
 def _check_batch_shape(batch_shape) -> tuple:
     if isinstance(batch_shape, int) and not isinstance(batch_shape, bool): batch_shape = (batch_shape,)
     try: shape = tuple(check_count(b, 'batch_shape', 0) for b in batch_shape)
     except TypeError: raise TypeError(f"`batch_shape` must be a tuple of non-negative integers, got {batch_shape!r}") from None
     return shape
 
+# %% ../nbs/01_sampling.ipynb #8236443c
 def cartesian_k(n_samples: int, dim: int) -> int:
     "The grid size k with k**dim == n_samples; a ValueError that names the nearest valid counts otherwise."
     n_samples, dim = check_count(n_samples, 'n_samples'), check_count(dim, 'dim')
@@ -43,18 +45,21 @@ def _sobol_ints(n_samples: int, dim: int) -> Tensor:
     pts = torch.quasirandom.SobolEngine(dim, scramble=False).draw(n_samples, dtype=torch.float64)
     return torch.round(pts * 2.0 ** 30).to(torch.int32)                 # 30 bits: int32 halves the cost of the shift
 
+# %% ../nbs/01_sampling.ipynb #26411459
 @lru_cache(maxsize=32)
 def _grid_digits(n_samples: int, dim: int, k: int) -> Tensor:
     "Cell indices (n_samples, dim) of a k**dim Cartesian grid: the base-k digits of 0..n_samples-1 (CPU, cached)."
     idx = torch.arange(n_samples, dtype=torch.int64)[:, None]
     return idx // (k ** torch.arange(dim, dtype=torch.int64)) % k
 
+# %% ../nbs/01_sampling.ipynb #1bf69cb4
 @lru_cache(maxsize=32)
 def _units(n: int) -> Tensor:
     "The units of the ring Z_n (the a with gcd(a, n) = 1), as int64 (CPU, cached)."
     a = torch.arange(1, n + 1, dtype=torch.int64)
     return a[torch.gcd(a, torch.tensor(n)) == 1] % n
 
+# %% ../nbs/01_sampling.ipynb #1fea4eca
 def _latin_cells(s: int, k: int, batch_shape: tuple, generator, device, dtype) -> Tensor:
     "Strata π_{b,d}(i) = (a_{b,d} σ_d(i) + c_{b,d}) mod s: σ_d shared by the batch, a, c per element; (*batch, s, k) in `dtype`."
     exact = dtype if s * s * torch.finfo(dtype).eps < 1 else torch.float64    # a σ + c < s² must be an exact integer
@@ -64,17 +69,20 @@ def _latin_cells(s: int, k: int, batch_shape: tuple, generator, device, dtype) -
     c = torch.randint(s, (*batch_shape, 1, k), generator=generator, device=device).to(exact)
     return torch.addcmul(c, a, sigma).remainder_(s).to(dtype)
 
+# %% ../nbs/01_sampling.ipynb #489a9846
 def _open_unit(u: Tensor, dtype) -> Tensor:
     "`u` cast to `dtype` and kept strictly inside (0, 1) *in that dtype*: a float16 cast rounds 0.9999 to exactly 1.0."
     half_ulp = torch.finfo(dtype).eps / 2        # 1 − eps/2 is the largest number below 1 in every binary float format
     return u.to(dtype).clamp_(half_ulp, 1 - half_ulp)
 
+# %% ../nbs/01_sampling.ipynb #a040e646
 def _finite_cast(t: Tensor, dtype) -> Tensor:
     "`t` cast to `dtype` with values beyond its range clamped to its largest finite number (a float16 Cauchy draw of 1e5)."
     if t.dtype == dtype: return t
     big = torch.finfo(dtype).max
     return t.clamp(-big, big).to(dtype)
 
+# %% ../nbs/01_sampling.ipynb #ec0ea6f2
 def _check_device(generator, device, dtype) -> tuple:
     "The device and the floating dtype of the noise, checked (the generator must live on that device)."
     dtype = check_dtype(dtype)

@@ -48,6 +48,7 @@ def _distances_batch_last(c: Tensor, D: Tensor | None = None, rounds_left: int |
             return D
     raise RuntimeError(f"grid distances did not converge in {H * W} rounds")
 
+# %% ../../nbs/11_shortest_path.ipynb #fba64159
 def grid_distances(costs: Tensor) -> Tensor:
     "Vertex-weighted 8-neighbour distances from the top-left cell (its own cost included), shape `(*batch, H, W)`."
     H, W = costs.shape[-2:]
@@ -115,6 +116,7 @@ def dijkstra_grid(costs, min_cost: float = 1e-3):
     while node != (0, 0): node = prev[node]; path.append(node)
     return dist[(H - 1, W - 1)], path[::-1]
 
+# %% ../../nbs/11_shortest_path.ipynb #a47d233f
 def scipy_grid_cost(costs, min_cost: float = 1e-3) -> float:
     "Reference: shortest-path cost of one (H, W) numpy map with scipy.sparse.csgraph.dijkstra."
     import numpy as np

@@ -17,6 +17,7 @@ def _check_vec(x, name='x') -> Tensor:
     if x.is_complex(): raise TypeError(f"`{name}` must be real, got dtype {x.dtype}")
     return x
 
+# %% ../../nbs/10_sorting.ipynb #492972a7
 def sort_permutation(x: Tensor, descending: bool = False) -> Tensor:
     "The 0/1 permutation matrix P with P @ x sorted (ascending by default), shape `(*batch, n, n)`, dtype of `x` (float) or float32."
     x = _check_vec(x)
@@ -25,6 +26,7 @@ def sort_permutation(x: Tensor, descending: bool = False) -> Tensor:
     P = torch.zeros(*x.shape, x.shape[-1], dtype=dtype, device=x.device)
     return P.scatter_(-1, idx[..., None], 1.0)
 
+# %% ../../nbs/10_sorting.ipynb #00b63d96
 def ranks(x: Tensor, descending: bool = False) -> Tensor:
     "The rank of each entry (0 = smallest, or largest if `descending`), shape `(*batch, n)`, as `x`'s float dtype."
     x = _check_vec(x)

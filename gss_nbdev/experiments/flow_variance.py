@@ -25,6 +25,7 @@ class FlowConfig(ExperimentConfig):
     samples: int = 20_000                         # samples per estimate
     quad_points: int = 400_001                    # trapezoid points of the reference gradient
 
+# %% ../../nbs/22_flow_variance.ipynb #f3a2df6a
 PRESETS = {'quick': FlowConfig(),
            'paper': FlowConfig(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), depths=(2, 5, 10, 15, 20),
                                samples=1_000_000, quad_points=4_000_001)}
@@ -40,6 +41,7 @@ class FlowRow:
     "One row of flow_variance.csv: an estimator's mean, per-sample std and bias (in standard errors) against the reference."
     phi: str; sigma: float; estimator: str; samples: int; mean: float; reference: float; std: float; bias_se: float
 
+# %% ../../nbs/22_flow_variance.ipynb #f30d13fd
 COLUMNS = [f.name for f in dataclasses.fields(FlowRow)]
 
 def logistic_map(x, T: int):
@@ -48,6 +50,7 @@ def logistic_map(x, T: int):
     for _ in range(T): r = 3.9 * r * (1 - r)
     return r
 
+# %% ../../nbs/22_flow_variance.ipynb #c084dcea
 def test_function(name: str):
     "φ by name, mapping (…, s, 1) → (…, s): 'sin', 'sin3', 'step', 'logistic-T'."
     if name == 'sin': return lambda x: torch.sin(x).sum(-1)
@@ -63,10 +66,12 @@ def reference_gradient(f, sigma: float, points: int, device=None) -> float:
     dp = torch.exp(-(x - LOC) ** 2 / (2 * sigma ** 2)) / (sigma * math.sqrt(2 * math.pi)) * (x - LOC) / sigma ** 2
     return torch.trapezoid(f(x[:, None]) * dp, x).item()
 
+# %% ../../nbs/22_flow_variance.ipynb #9619298f
 def _tasks(cfg):
     phis = ['sin', 'sin3', 'step'] + [f'logistic-{T}' for T in cfg.depths]
     return [Task(dict(phi=p, sigma=s), 'flow_variance.csv') for p in phis for s in cfg.sigmas]
 
+# %% ../../nbs/22_flow_variance.ipynb #4eea7da2
 def _run_task(t, cfg, ctx):
     name, sigma, s = t.key['phi'], float(t.key['sigma']), cfg.samples
     f = test_function(name)
@@ -95,6 +100,7 @@ def markdown_table(rows, phi: str) -> str:
         lines.append(f'| {e} | ' + ' | '.join('' if v is None else f"{v['std']:.3g}{'†' if abs(v['bias_se']) > 5 else ''}" for v in vals) + ' |')
     return '\n'.join(lines) + '\n'
 
+# %% ../../nbs/22_flow_variance.ipynb #97fcf660
 def figure(rows, path):
     "std vs σ for the smooth, oscillating, step and deepest chaotic φ; std vs depth T at the σ closest to 0.3."
     import matplotlib; matplotlib.use('Agg')
@@ -121,6 +127,7 @@ def figure(rows, path):
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
     return path
 
+# %% ../../nbs/22_flow_variance.ipynb #50150dfb
 def _report(out: Path) -> list:
     p = out / 'flow_variance.csv'
     if not p.exists(): return []

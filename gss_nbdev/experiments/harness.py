@@ -27,6 +27,7 @@ class ExperimentConfig:
     @classmethod
     def keys(cls) -> list: return [f.name for f in dataclasses.fields(cls)]
 
+# %% ../../nbs/20_harness.ipynb #e7008cef
 def _coerce(value, typ, key: str):
     "`value` (a python value, or a string from --set) as the type `typ` of config field `key`."
     origin, args = typing.get_origin(typ), typing.get_args(typ)
@@ -42,6 +43,7 @@ def _coerce(value, typ, key: str):
         raise ValueError(f"config key {key!r} takes {typ.__name__} values, got {value!r}")
     return value
 
+# %% ../../nbs/20_harness.ipynb #48dbb4d9
 def configure(preset: ExperimentConfig, # a preset of an experiment
               overrides: dict | None = None, # key -> value (python values, or strings as --set KEY=VALUE gives them)
              ) -> ExperimentConfig:
@@ -105,6 +107,7 @@ def _done_keys(path: Path, key_cols: list) -> set:
     with path.open(newline='') as fh:
         return {tuple(row[c] for c in key_cols) for row in csv.DictReader(fh)}
 
+# %% ../../nbs/20_harness.ipynb #3f8b6d36
 def _append_rows(path: Path, row_type, rows: list) -> None:
     "Append `rows` (instances of the dataclass `row_type`) to the CSV at `path`, numbers as numbers; one write, flushed."
     columns = [f.name for f in dataclasses.fields(row_type)]
@@ -115,6 +118,7 @@ def _append_rows(path: Path, row_type, rows: list) -> None:
         w.writerows(dataclasses.asdict(r) if dataclasses.is_dataclass(r) else {c: r.get(c, '') for c in columns} for r in rows)
         fh.flush()
 
+# %% ../../nbs/20_harness.ipynb #8966d306
 def read_rows(path, # a CSV written by the harness
               row_type, # its row dataclass: the fields' types parse the columns
              ) -> list:
@@ -132,12 +136,14 @@ def _files(out: Path) -> set:
     "Every file under `out` (relative, posix), the manifest itself excepted."
     return {p.relative_to(out).as_posix() for p in out.rglob('*') if not p.is_dir()} - {RUN_MANIFEST}
 
+# %% ../../nbs/20_harness.ipynb #213277b3
 def _record(out: Path, names) -> None:
     "Add `names` to the manifest of `out`."
     m = out / RUN_MANIFEST
     old = json.loads(m.read_text()).get('files', []) if m.exists() else []
     m.write_text(json.dumps(dict(written_by='gss_nbdev experiment harness', files=sorted({*old, *names})), indent=1))
 
+# %% ../../nbs/20_harness.ipynb #f17c16b2
 def _check_out(out) -> Path:
     "`out` as a Path; a ValueError when it names an existing file."
     if not isinstance(out, (str, Path)): raise TypeError(f"`out` (--out) must be a folder path, got {type(out).__name__}")
@@ -145,6 +151,7 @@ def _check_out(out) -> Path:
     if out.exists() and not out.is_dir(): raise ValueError(f"`out` (--out) {str(out)!r} is a file, not a folder")
     return out
 
+# %% ../../nbs/20_harness.ipynb #e6aba7c1
 def _protected(out: Path) -> str | None:
     "Why `out` must never be cleared (None when it may be)."
     r, cwd = out.resolve(), Path.cwd().resolve()
@@ -154,6 +161,7 @@ def _protected(out: Path) -> str | None:
     if (r / '.git').exists(): return 'it is a git repository'
     return None
 
+# %% ../../nbs/20_harness.ipynb #63af9b21
 def clear_run(out) -> list:
     "Delete the files that a run of this harness wrote in `out`, as its manifest lists them, and nothing else; returns them."
     out = _check_out(out)
@@ -184,6 +192,7 @@ class Context:
     seed: int
     progress: bool = True
 
+# %% ../../nbs/20_harness.ipynb #2b0505eb
 def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
     "Make `out` ready: refuse to overwrite, check that a resumed run matches, or clear a run's own files with `force`."
     cfg_file = out / 'config.json'
@@ -201,12 +210,14 @@ def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise ValueError(f"`out` (--out) {str(out)!r} cannot be created: {e.strerror or e}") from None
 
+# %% ../../nbs/20_harness.ipynb #d4c736a0
 def _todo(exp: Experiment, tasks: list, out: Path) -> list:
     "The tasks whose rows are not in their CSV yet."
     done = {c: _done_keys(out / c, [f.name for f in dataclasses.fields(row)][:len(tasks[0].key)] if tasks else [])
             for c, row in exp.columns.items()}
     return [t for t in tasks if tuple(str(v) for v in t.key.values()) not in done.get(t.csv, set())]
 
+# %% ../../nbs/20_harness.ipynb #6b757cb2
 def reproduce(name: str, # the experiment: one of `experiments()`
               scale: str = 'quick', # a preset of the experiment: 'quick' (minutes on a laptop) or 'paper' (the paper's settings)
               out=None, # output folder (default runs/NAME-SCALE)
@@ -242,6 +253,7 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     finally: _record(out, _files(out) - before)     # figures and tables the report made (also after an interruption)
     return out
 
+# %% ../../nbs/20_harness.ipynb #afabd7cc
 def _progress(items, desc, show):
     if not show: return items
     from tqdm.auto import tqdm

@@ -36,6 +36,7 @@ class VarianceConfig(ExperimentConfig):
     gamma_sorting: float = 0.5                          # scale γ of the sorting task
     gamma_shortest_path: float = 1.0                    # scale γ of the shortest-path task
 
+# %% ../../nbs/21_variance.ipynb #6355e014
 PRESETS = {'quick': VarianceConfig(),
            'paper': VarianceConfig(sorting=(3, 5, 7, 10), shortest_path=(8, 12), inputs=10, repetitions=10,
                                    oracle_samples=2 ** 16, oracle_batches=16)}
@@ -57,6 +58,7 @@ def black_box(task: str, size: int):
     if task == 'shortest_path': return (lambda z: shortest_path(z.unflatten(-1, (size, size))).flatten(-2)), size * size
     raise ValueError(f"unknown task {task!r}; valid tasks are 'sorting' and 'shortest_path'")
 
+# %% ../../nbs/21_variance.ipynb #0c0a88df
 def inputs(task: str, size: int, count: int, seed: int, device=None) -> torch.Tensor:
     "The `count` inputs x of a task, shape (count, n); the same for every distribution and variant."
     g = torch.Generator().manual_seed(seed * 1000 + size + (0 if task == 'sorting' else 500))
@@ -64,6 +66,7 @@ def inputs(task: str, size: int, count: int, seed: int, device=None) -> torch.Te
     else: x = torch.tensor(TERRAIN)[torch.randint(len(TERRAIN), (count, size * size), generator=g)]
     return x.to(device)
 
+# %% ../../nbs/21_variance.ipynb #b2457f68
 def variants(task: str, size: int, dist: str, n_samples: int = 1024):
     "The (sampler, antithetic, n_samples) combinations of the study for one subplot."
     n = size if task == 'sorting' else size * size
@@ -85,6 +88,7 @@ def oracle(f, x, dist, gamma, samples, batches, seed, device):
     se = js.std(0) / math.sqrt(batches)
     return js.mean(0), se.flatten(1).norm(dim=-1)                                                  # (I, *out, n), (I,)
 
+# %% ../../nbs/21_variance.ipynb #c703ea64
 def l2_errors(f, x, j_star, dist, gamma, sampler, covariate, antithetic, n_samples, reps, seed, device):
     "Frobenius distances to the oracle of `reps` independent estimates per input: (reps · I,)."
     g = torch.Generator(device=device).manual_seed(seed)
@@ -98,6 +102,7 @@ def _tasks(cfg):
     return [Task(dict(task=task, size=size, distribution=dist), f'variance_{task}.csv')
             for task in ('sorting', 'shortest_path') for size in getattr(cfg, task) for dist in cfg.distributions]
 
+# %% ../../nbs/21_variance.ipynb #ecd7fc4e
 def _run_task(t, cfg, ctx):
     task, size, dist = t.key['task'], t.key['size'], t.key['distribution']
     f, n = black_box(task, size)
@@ -126,10 +131,12 @@ def subplot_grid(rows, size, dist):
             a[list(SAMPLER_LABELS).index(r['sampler']), list(COV_LABELS).index(r['covariate']) + 3 * r['antithetic']] = r['l2_error']
     return a
 
+# %% ../../nbs/21_variance.ipynb #8742684a
 def size_label(task, size):
     "How a size is written in tables and figures: `n=5` for sorting, `8×8` for a shortest-path grid."
     return f'n={size}' if task == 'sorting' else f'{size}×{size}'
 
+# %% ../../nbs/21_variance.ipynb #e5dd1424
 def markdown_tables(rows, task, label: str = '') -> str:
     "One markdown table per (size, distribution), laid out like Tables 4/5, minimum and values within 1 % of it in bold."
     import numpy as np
@@ -147,6 +154,7 @@ def markdown_tables(rows, task, label: str = '') -> str:
             out.append('')
     return '\n'.join(out)
 
+# %% ../../nbs/21_variance.ipynb #375292bd
 def heatmaps(rows, task, path):
     "Figure 3/4-style heat maps: a row of subplots per size, a column per distribution."
     import numpy as np
@@ -175,6 +183,7 @@ def heatmaps(rows, task, path):
     fig.tight_layout(); fig.savefig(path, dpi=130); plt.close(fig)
     return path
 
+# %% ../../nbs/21_variance.ipynb #32660892
 def _report(out: Path) -> list:
     written = []
     for task in ('sorting', 'shortest_path'):
