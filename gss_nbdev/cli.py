@@ -14,7 +14,8 @@ import torch
 __all__ = ['quickstart', 'main']
 
 # %% ../nbs/30_cli.ipynb #177fcc44
-def quickstart(seed: int = 0) -> dict:
+def quickstart(seed: int = 0, # seed of the noise generator
+              ) -> dict:
     "Smooth a unit step with logistic noise and check the estimated derivative against the exact μ(−x); print and return both."
     from gss_nbdev.smoothing import smooth
     from gss_nbdev.distributions import get_distribution
@@ -56,7 +57,8 @@ def _overrides(sets: list) -> dict:
     return out
 
 # %% ../nbs/30_cli.ipynb #dc14ba5d
-def main(argv=None) -> int:
+def main(argv=None, # the arguments (default: sys.argv[1:])
+        ) -> int:
     "The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] [--set KEY=VALUE] ...`, `gss reproduce --list`."
     from gss_nbdev import __version__
     from gss_nbdev.experiments.harness import experiments, reproduce

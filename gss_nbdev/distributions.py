@@ -25,7 +25,11 @@ def _as_float(t, name: str) -> Tensor:
     raise TypeError(f"`{name}` must be a tensor or a real number, got {type(t).__name__}")
 
 # %% ../nbs/00_distributions.ipynb #7b6b746c
-def uniform_open(shape, generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
+def uniform_open(shape, # the shape of the draw
+                 generator: torch.Generator | None = None, # the random generator
+                 device=None, # where to draw
+                 dtype=None, # a floating dtype (default: torch's default)
+                ) -> Tensor:
     "Uniforms strictly inside (0, 1), so that no inverse-CDF sample is infinite."
     dtype = dtype or torch.get_default_dtype()
     u = torch.rand(tuple(shape), generator=generator, device=device, dtype=dtype)
@@ -214,7 +218,8 @@ _DISCONTINUOUS = {
     'halfnormal': "the half-normal density jumps from 0 to its maximum at ε = 0",
 }
 
-def get_distribution(dist) -> SmoothingDistribution:
+def get_distribution(dist, # a name (case-insensitive, aliases such as 'normal'), a SmoothingDistribution or its class
+                    ) -> SmoothingDistribution:
     "The smoothing distribution named `dist` (case-insensitive), or `dist` itself if it already is one."
     if isinstance(dist, SmoothingDistribution): return dist
     if isinstance(dist, type) and issubclass(dist, SmoothingDistribution): return dist()

@@ -290,7 +290,8 @@ class DaskEvaluator(Evaluator):
         return f"DaskEvaluator({where}, samples_per_task={self.samples_per_task}, retries={self.retries}, timeout={self.timeout})"
 
 # %% ../nbs/07_evaluators.ipynb #5dc88d04
-def as_evaluator(evaluator):
+def as_evaluator(evaluator, # an Evaluator, a concurrent.futures.Executor, a distributed.Client, or a callable (f, z) -> y
+                ):
     "A `concurrent.futures.Executor` → `ExecutorEvaluator`; a `distributed.Client` → `DaskEvaluator`; an `Evaluator` or any callable `(f, z) -> y` as is."
     if isinstance(evaluator, cf.Executor): return ExecutorEvaluator(evaluator)
     if type(evaluator).__name__ == 'Client' and type(evaluator).__module__.startswith('distributed'):
@@ -302,7 +303,9 @@ def as_evaluator(evaluator):
     return evaluator
 
 # %% ../nbs/07_evaluators.ipynb #3987af95
-def sensor_trip_tick(u: Tensor, n_grid: int = 4000) -> int:
+def sensor_trip_tick(u: Tensor, # (power fraction, lamp position) in [0, 1]²
+                     n_grid: int = 4000, # interior grid points of the rod
+                    ) -> int:
     "Black-box example (~0.15 s per call): the 10 ms tick at which a heated rod's sensor first reads ≥ 1, for lamp power 10·u[0] at position u[1] (101: never)."
     from scipy.integrate import solve_ivp
     from scipy.sparse import diags

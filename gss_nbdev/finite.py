@@ -14,7 +14,8 @@ from .distributions import get_distribution, DISTRIBUTIONS, Tail
 __all__ = ['tails', 'Definedness', 'finitely_defined', 'check_growth']
 
 # %% ../nbs/06_finite.ipynb #f5424c1f
-def tails(dist) -> tuple:
+def tails(dist, # the smoothing distribution
+         ) -> tuple:
     "(tail of μ, tail of μ·score) of a distribution, as recorded on it (`Tail` objects)."
     d = get_distribution(dist)
     return d.tail, d.kernel_tail
@@ -41,7 +42,9 @@ def _finite(tail: Tail, kind: str, g: float) -> bool:
     return kind == 'polynomial' and g < tail.rate - 1                        # polynomial tail of degree d: p < d - 1
 
 # %% ../nbs/06_finite.ipynb #bc55c608
-def finitely_defined(dist, growth) -> Definedness:
+def finitely_defined(dist, # the smoothing distribution
+                     growth, # f's growth: 'bounded', ('polynomial', p) or ('exponential', c)
+                    ) -> Definedness:
     "Lemmas 9 and 10: are the smoothed value and gradient of an f with this `growth` finite under `dist`?"
     d = get_distribution(dist)
     kind, g = _parse_growth(growth)
@@ -57,7 +60,10 @@ def finitely_defined(dist, growth) -> Definedness:
     return Definedness(value, grad, reason)
 
 # %% ../nbs/06_finite.ipynb #dd920c45
-def check_growth(dist, growth, stacklevel: int = 3) -> Definedness:
+def check_growth(dist, # the smoothing distribution
+                 growth, # f's growth, as for `finitely_defined`
+                 stacklevel: int = 3, # where the warning points (the caller of the estimator)
+                ) -> Definedness:
     "Warn when the value or gradient of a smoothing with this `growth` is undefined under `dist`; returns the verdict."
     res = finitely_defined(dist, growth)
     if not (res.value and res.gradient):

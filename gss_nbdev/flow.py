@@ -132,9 +132,19 @@ def _baseline(baseline, phi: Tensor, psi: Tensor, n_samples: int):
     return b
 
 # %% ../nbs/08_flow.ipynb #95818b12
-def flow_gradient(f, loc: Tensor, scale=1.0, flow='lr', dist='gaussian', n_samples: int = 1024, sampler: str = 'mc',
-                  antithetic: bool = False, baseline='none', proposal: Proposal | None = None,
-                  generator: torch.Generator | None = None, per_sample: bool = False) -> Tensor:
+def flow_gradient(f, # φ: (*batch, s, n) -> (*batch, s); differentiable by autograd unless flow='lr'
+                  loc: Tensor, # the location m of p(x; θ) = σ⁻ⁿ μ((x − m)/σ), shape (*batch, n)
+                  scale=1.0, # σ > 0: a number or a 0-d tensor
+                  flow='lr', # 'lr' (u = 0), 'rp', an RP weight k in [0, 1] (Eq. 51), or a callable u(x, loc, σ)
+                  dist='gaussian', # the standard density μ, as for `smooth`
+                  n_samples: int = 1024, # samples per estimate
+                  sampler: str = 'mc', # one of `SAMPLERS`
+                  antithetic: bool = False, # draw the noise in pairs η, −η
+                  baseline='none', # a name of `BASELINES`, a number, or a (*batch,) tensor subtracted from φ
+                  proposal: Proposal | None = None, # an importance distribution q (None: q = p)
+                  generator: torch.Generator | None = None, # the random generator
+                  per_sample: bool = False, # return every sample's term (*batch, s, n+1) instead of their mean
+                 ) -> Tensor:
     "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     loc = _check_loc(loc).detach()
@@ -184,8 +194,14 @@ class LDistribution:
         return self.loc + sign * self.scale * torch.sqrt(-2 * torch.log(eh) + ex * ex)
 
 # %% ../nbs/08_flow.ipynb #351c97c6
-def l_gradient(f, loc: Tensor, scale=1.0, n_samples: int = 1024, covariate='fx', generator: torch.Generator | None = None,
-               per_sample: bool = False) -> Tensor:
+def l_gradient(f, # φ: (*batch, s, n) -> (*batch, s), a black box
+               loc: Tensor, # the mean m of N(m, σ²I), shape (*batch, n)
+               scale=1.0, # σ > 0
+               n_samples: int = 1024, # samples per coordinate
+               covariate='fx', # 'fx' (c = φ(m)) or 'none'
+               generator: torch.Generator | None = None, # the random generator
+               per_sample: bool = False, # return every sample's term (*batch, s, n) instead of their mean
+              ) -> Tensor:
     "∇_loc E_{N(loc, σ²I)}[f] by the L-distribution estimator of Eq. (80), E_q[(f(x) − c)/(x_i − m_i)]: shape (*batch, n)."
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     loc = _check_loc(loc).detach()
@@ -210,7 +226,12 @@ def l_gradient(f, loc: Tensor, scale=1.0, n_samples: int = 1024, covariate='fx',
     return terms if per_sample else terms.mean(-2)
 
 # %% ../nbs/08_flow.ipynb #6371b093
-def halfspace_jump_term(loc: Tensor, scale, w: Tensor, c: float, jump: float = 1.0) -> Tensor:
+def halfspace_jump_term(loc: Tensor, # the mean m (*batch, n)
+                        scale, # σ
+                        w: Tensor, # the normal of the hyperplane wᵀx = c, shape (n,)
+                        c: float, # its offset
+                        jump: float = 1.0, # φ(beyond) − φ(before)
+                       ) -> Tensor:
     "The surface term of App. E.4 (Eq. 63) for φ jumping by `jump` across {wᵀx = c} under N(loc, σ²I), reparameterization flow: (*batch, n+1)."
     loc = _check_loc(loc); sigma = _check_sigma(scale, loc)
     w = torch.as_tensor(w, dtype=loc.dtype, device=loc.device)

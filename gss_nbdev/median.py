@@ -40,7 +40,10 @@ def _rank_coefficients(s: int, k: int, dtype, device):
     return (c(_log_comb(a, M), _log_comb(b, M)), c(_log_comb(a - 1, M - 1), _log_comb(b, M)), c(_log_comb(a, M), _log_comb(b - 1, M - 1)))
 
 # %% ../nbs/04_median.ipynb #04ebd55c
-def median_weights(g: Tensor, k: int, dim: int = -1) -> Tensor:
+def median_weights(g: Tensor, # values, the samples along `dim`
+                   k: int, # the odd subset size
+                   dim: int = -1, # the sample dimension
+                  ) -> Tensor:
     "q_i: the probability that sample i is the median of a random k-subset (Eq. 113), ties split evenly; same shape as `g`."
     g = g.movedim(dim, -1)
     s = g.shape[-1]

@@ -28,7 +28,9 @@ def _check_batch_shape(batch_shape) -> tuple:
     return shape
 
 # %% ../nbs/01_sampling.ipynb #8236443c
-def cartesian_k(n_samples: int, dim: int) -> int:
+def cartesian_k(n_samples: int, # the number of grid points asked for
+                dim: int, # the dimension n
+               ) -> int:
     "The grid size k with k**dim == n_samples; a ValueError that names the nearest valid counts otherwise."
     n_samples, dim = check_count(n_samples, 'n_samples'), check_count(dim, 'dim')
     k = max(1, round(n_samples ** (1 / dim)))
@@ -89,8 +91,14 @@ def _check_device(generator, device, dtype) -> tuple:
     return check_device(device, generator), dtype
 
 # %% ../nbs/01_sampling.ipynb #1c685cb6
-def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=(), generator: torch.Generator | None = None,
-                   device=None, dtype=None) -> Tensor:
+def sample_uniform(n_samples: int, # s, points per batch element
+                   dim: int, # n, coordinates per point
+                   sampler: str = 'mc', # one of `SAMPLERS`
+                   batch_shape=(), # independent point sets, e.g. (100,)
+                   generator: torch.Generator | None = None, # the random generator
+                   device=None, # where to draw (default: the generator's device)
+                   dtype=None, # a floating dtype (default: torch's default dtype)
+                  ) -> Tensor:
     "Uniforms in (0, 1) of shape `(*batch_shape, n_samples, dim)`, stratified as `sampler` says."
     sampler = _check_sampler(sampler)
     n_samples, dim = check_count(n_samples, 'n_samples'), check_count(dim, 'dim')
@@ -120,8 +128,16 @@ def sample_uniform(n_samples: int, dim: int, sampler: str = 'mc', batch_shape=()
     return _open_unit(u, dtype)
 
 # %% ../nbs/01_sampling.ipynb #1f280c6e
-def sample_noise(dist, n_samples: int, dim: int, sampler: str = 'mc', antithetic: bool = False, batch_shape=(),
-                 generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
+def sample_noise(dist, # a name of `DISTRIBUTIONS` or a `SmoothingDistribution`
+                 n_samples: int, # s, draws per batch element
+                 dim: int, # n, coordinates per draw
+                 sampler: str = 'mc', # one of `SAMPLERS`
+                 antithetic: bool = False, # pairs ε, −ε (symmetric distributions, even n_samples)
+                 batch_shape=(), # independent draws, e.g. (100,)
+                 generator: torch.Generator | None = None, # the random generator
+                 device=None, # where to draw (default: the generator's device)
+                 dtype=None, # a floating dtype (default: torch's default dtype)
+                ) -> Tensor:
     "Noise ε of shape `(*batch_shape, n_samples, dim)` from `dist`, stratified by `sampler`, optionally in antithetic pairs."
     d = get_distribution(dist)
     if not isinstance(antithetic, bool): raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")

@@ -49,14 +49,17 @@ def _distances_batch_last(c: Tensor, D: Tensor | None = None, rounds_left: int |
     raise RuntimeError(f"grid distances did not converge in {H * W} rounds")
 
 # %% ../../nbs/11_shortest_path.ipynb #fba64159
-def grid_distances(costs: Tensor) -> Tensor:
+def grid_distances(costs: Tensor, # vertex costs (*batch, H, W), at least the floor
+                  ) -> Tensor:
     "Vertex-weighted 8-neighbour distances from the top-left cell (its own cost included), shape `(*batch, H, W)`."
     H, W = costs.shape[-2:]
     D = _distances_batch_last(costs.reshape(-1, H, W).permute(1, 2, 0).contiguous())
     return D[1:-1, 1:-1].permute(2, 0, 1).reshape(costs.shape)
 
 # %% ../../nbs/11_shortest_path.ipynb #e8f7f049
-def shortest_path(costs: Tensor, min_cost: float = 1e-3) -> Tensor:
+def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
+                  min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
+                 ) -> Tensor:
     "0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs are clamped to ≥ `min_cost` first."
     if not isinstance(costs, Tensor): raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1: raise ValueError(f"`costs` must have shape (*batch, H, W) with H, W ≥ 1, got {tuple(costs.shape)}")
@@ -95,7 +98,9 @@ def shortest_path(costs: Tensor, min_cost: float = 1e-3) -> Tensor:
     return path.reshape(*batch, H, W)
 
 # %% ../../nbs/11_shortest_path.ipynb #9277ad47
-def dijkstra_grid(costs, min_cost: float = 1e-3):
+def dijkstra_grid(costs, # one map (H, W): a tensor or array
+                  min_cost: float = 1e-3, # the same floor as `shortest_path`
+                 ):
     "Reference: heap-based Dijkstra on one (H, W) map (a list of lists or array); returns (cost, path as a list of (i, j))."
     H, W = len(costs), len(costs[0])
     c = [[max(float(costs[i][j]), min_cost) for j in range(W)] for i in range(H)]
@@ -117,7 +122,9 @@ def dijkstra_grid(costs, min_cost: float = 1e-3):
     return dist[(H - 1, W - 1)], path[::-1]
 
 # %% ../../nbs/11_shortest_path.ipynb #a47d233f
-def scipy_grid_cost(costs, min_cost: float = 1e-3) -> float:
+def scipy_grid_cost(costs, # one map (H, W)
+                    min_cost: float = 1e-3, # the same floor as `shortest_path`
+                   ) -> float:
     "Reference: shortest-path cost of one (H, W) numpy map with scipy.sparse.csgraph.dijkstra."
     import numpy as np
     from scipy.sparse import coo_matrix

@@ -18,7 +18,9 @@ def _check_vec(x, name='x') -> Tensor:
     return x
 
 # %% ../../nbs/10_sorting.ipynb #492972a7
-def sort_permutation(x: Tensor, descending: bool = False) -> Tensor:
+def sort_permutation(x: Tensor, # the values (*batch, n)
+                     descending: bool = False, # sort largest first
+                    ) -> Tensor:
     "The 0/1 permutation matrix P with P @ x sorted (ascending by default), shape `(*batch, n, n)`, dtype of `x` (float) or float32."
     x = _check_vec(x)
     idx = torch.sort(x, dim=-1, descending=descending, stable=True).indices              # (*batch, n): j sorted into row i
@@ -27,7 +29,9 @@ def sort_permutation(x: Tensor, descending: bool = False) -> Tensor:
     return P.scatter_(-1, idx[..., None], 1.0)
 
 # %% ../../nbs/10_sorting.ipynb #00b63d96
-def ranks(x: Tensor, descending: bool = False) -> Tensor:
+def ranks(x: Tensor, # the values (*batch, n)
+          descending: bool = False, # rank 0 is the largest
+         ) -> Tensor:
     "The rank of each entry (0 = smallest, or largest if `descending`), shape `(*batch, n)`, as `x`'s float dtype."
     x = _check_vec(x)
     idx = torch.sort(x, dim=-1, descending=descending, stable=True).indices

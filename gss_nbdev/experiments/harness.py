@@ -87,7 +87,8 @@ def experiments() -> dict:
     return EXPERIMENTS
 
 # %% ../../nbs/20_harness.ipynb #e3c70ebe
-def register(exp: Experiment) -> Experiment:
+def register(exp: Experiment, # the experiment to add
+            ) -> Experiment:
     "Add `exp` to the registry (replacing one of the same name), after checking its presets and row types."
     if 'quick' not in exp.presets or 'paper' not in exp.presets:
         raise ValueError(f"experiment {exp.name!r} must have 'quick' and 'paper' presets, got {sorted(exp.presets)}")
@@ -162,7 +163,8 @@ def _protected(out: Path) -> str | None:
     return None
 
 # %% ../../nbs/20_harness.ipynb #63af9b21
-def clear_run(out) -> list:
+def clear_run(out, # a folder a run of this harness wrote
+             ) -> list:
     "Delete the files that a run of this harness wrote in `out`, as its manifest lists them, and nothing else; returns them."
     out = _check_out(out)
     if not out.exists(): return []
