@@ -44,7 +44,7 @@ def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     lines = (out / 'variance_sorting.csv').read_text().splitlines(keepends=True)
     (out / 'variance_sorting.csv').write_text(''.join(lines[:1 + 24]))        # header + the 24 rows of (sorting, 3, gaussian)
     (out / 'variance_sorting.png').unlink()
-    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress')
+    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress', *small)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (out / 'variance_shortest_path.csv').read_text() == before
     assert (out / 'variance_sorting.csv').read_text() == ''.join(lines)    # seeded per task: the resumed run is identical
@@ -83,7 +83,8 @@ def test_force_never_deletes_foreign_files(tmp_path):
 def test_killed_run_resumes_with_nothing_lost(tmp_path):
     import signal, time
     out = tmp_path / 'v'
-    p = subprocess.Popen([*GSS, 'reproduce', 'variance', '--out', str(out), '--no-progress'],
+    small = ['--set', 'distributions=gaussian,logistic,laplace', '--set', 'oracle_batches=4', '--set', 'repetitions=4']
+    p = subprocess.Popen([*GSS, 'reproduce', 'variance', '--out', str(out), '--no-progress', *small],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     csv_file, t0 = out / 'variance_sorting.csv', time.monotonic()
     while time.monotonic() - t0 < 300 and (not csv_file.exists() or len(csv_file.read_text().splitlines()) < 3):
@@ -91,7 +92,7 @@ def test_killed_run_resumes_with_nothing_lost(tmp_path):
     p.send_signal(signal.SIGKILL); p.wait()
     before = csv_file.read_text()
     assert len(before.splitlines()) >= 3, 'no rows were written before the kill'
-    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress')
+    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress', *small)
     assert r.returncode == 0, r.stderr[-2000:]
     after = csv_file.read_text()
     assert after.startswith(before) and len(after.splitlines()) > len(before.splitlines())   # kept, then completed
