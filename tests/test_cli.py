@@ -44,7 +44,7 @@ def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     lines = (out / 'variance_sorting.csv').read_text().splitlines(keepends=True)
     (out / 'variance_sorting.csv').write_text(''.join(lines[:1 + 24]))        # header + the 24 rows of (sorting, 3, gaussian)
     (out / 'variance_sorting.png').unlink()
-    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress', *small)
+    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress')
     assert r.returncode == 0, r.stderr[-2000:]
     assert (out / 'variance_shortest_path.csv').read_text() == before
     assert (out / 'variance_sorting.csv').read_text() == ''.join(lines)    # seeded per task: the resumed run is identical
