@@ -155,5 +155,5 @@ def test_unusable_output_is_not_retried():
     for ev in (SerialEvaluator(retries=3), ExecutorEvaluator(cf.ThreadPoolExecutor(1), retries=3)):
         calls.clear()
         with pytest.raises(EvaluationError, match='f returned str, not a tensor, array or number'):
-            ev(returns_text, torch.ones(2, 2))
+            ev(returns_text, torch.ones(1, 2))                        # one sample: any second call would be a retry
         assert len(calls) == 1                                        # one call: a rerun would return the same
