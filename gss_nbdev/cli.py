@@ -16,12 +16,15 @@ __all__ = ['quickstart', 'main']
 # %% ../nbs/30_cli.ipynb #177fcc44
 def quickstart(seed: int = 0, # seed of the noise generator
               ) -> dict:
-    "Smooth a unit step with logistic noise and check the estimated derivative against the exact μ(−x); print and return both."
+    """Smooth a unit step with logistic noise and check the estimated derivative against the exact μ(−x); print and
+    return both."""
     from gss_nbdev.smoothing import smooth
     from gss_nbdev.distributions import get_distribution
     xs = torch.full((8, 1), 0.3, requires_grad=True)              # 8 independent estimates in one batched call
-    # covariate 'fx' is exactly unbiased with the stratified default sampler ('loo' scales the gradient by s/(s-1) there)
-    values = smooth(lambda z: (z >= 0).float(), xs, dist='logistic', covariate='fx', generator=torch.Generator().manual_seed(seed))
+    # covariate 'fx' is exactly unbiased with the stratified default sampler ('loo' scales the gradient by s/(s-1)
+    # there)
+    values = smooth(lambda z: (z >= 0).float(), xs, dist='logistic', covariate='fx',
+                    generator=torch.Generator().manual_seed(seed))
     (grads,) = torch.autograd.grad(values.sum(), xs)
     mean, se = grads.mean().item(), grads.std().item() / 8 ** 0.5
     exact = get_distribution('logistic').prob(torch.tensor(-0.3)).item()
@@ -39,12 +42,14 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
         if p.name in ('name', 'overrides', 'progress'): continue
         flag, help_ = '--' + p.name.replace('_', '-'), docs.get(p.name) or ''
         if hints.get(p.name) is bool: r.add_argument(flag, action='store_true', help=help_)
-        elif p.name == 'scale': r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
+        elif p.name == 'scale':
+            r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
         else: r.add_argument(flag, type=int if hints.get(p.name) is int else str, default=p.default,
                              help=help_ + ('' if p.default is None else f' (default {p.default})'))
     r.add_argument('--no-progress', action='store_true', help='no progress bar')
     r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in config.json)")
+                   help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in "
+                        "config.json)")
 
 # %% ../nbs/30_cli.ipynb #c468819e
 def _overrides(sets: list) -> dict:
@@ -59,7 +64,8 @@ def _overrides(sets: list) -> dict:
 # %% ../nbs/30_cli.ipynb #dc14ba5d
 def main(argv=None, # the arguments (default: sys.argv[1:])
         ) -> int:
-    "The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] [--set KEY=VALUE] ...`, `gss reproduce --list`."
+    """The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] [--set KEY=VALUE] ...`,
+    `gss reproduce --list`."""
     from gss_nbdev import __version__
     from gss_nbdev.experiments.harness import experiments, reproduce
     EXPERIMENTS = experiments()
@@ -80,7 +86,8 @@ def main(argv=None, # the arguments (default: sys.argv[1:])
             print(f'{name:12s} {exp.description}')
             for scale, took in exp.durations.items(): print(f'{"":12s}   --scale {scale}: {took}')
         return 0
-    if a.name not in EXPERIMENTS: r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
+    if a.name not in EXPERIMENTS:
+        r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
         out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress,
                         overrides=_overrides(a.set))

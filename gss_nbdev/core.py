@@ -27,7 +27,8 @@ ESTIMATORS = ('score', 'pathwise', 'mixed')
 
 # %% ../nbs/01a_core.ipynb #a2f520e0
 def options(dist='gaussian', # the smoothing distribution: a name of `DISTRIBUTIONS` or a `SmoothingDistribution`
-            scale=1.0, # γ > 0 (a number or 0-d tensor), an invertible (n, n) matrix L, or a batch of them (*batch, n, n)
+            # γ > 0 (a number or 0-d tensor), an invertible (n, n) matrix L, or a batch of them (*batch, n, n)
+            scale=1.0,
             n_samples: int = 1024, # s, the number of perturbed copies x + Lε per input
             sampler: str = 'rqmc-latin', # how ε is drawn: one of `SAMPLERS`
             covariate='loo', # what is subtracted from f's values: 'none', 'fx', 'loo', or a tensor (*batch, *out)
@@ -39,26 +40,33 @@ def options(dist='gaussian', # the smoothing distribution: a name of `DISTRIBUTI
             evaluator=None, # evaluate a per-sample f elsewhere: an Evaluator, an Executor or a Dask Client
            ) -> dict:
     "The shared options, checked and normalised (the scale is checked against x in `setup`)."
-    if not isinstance(antithetic, bool): raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")
+    if not isinstance(antithetic, bool):
+        raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
-    if not isinstance(check_finite, bool): raise TypeError(f"`check_finite` must be a bool, got {type(check_finite).__name__}")
+    if not isinstance(check_finite, bool):
+        raise TypeError(f"`check_finite` must be a bool, got {type(check_finite).__name__}")
     n_samples = check_count(n_samples, 'n_samples')
     cov = check_covariate(covariate)
-    if isinstance(cov, str) and cov == 'loo' and n_samples < 2: raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
-    return dict(dist=get_distribution(dist), scale=scale, n_samples=n_samples, sampler=check_choice(sampler, 'sampler', SAMPLERS),
+    if isinstance(cov, str) and cov == 'loo' and n_samples < 2:
+        raise ValueError("`covariate='loo'` needs n_samples ≥ 2")
+    return dict(dist=get_distribution(dist), scale=scale, n_samples=n_samples,
+                sampler=check_choice(sampler, 'sampler', SAMPLERS),
                 covariate=cov, antithetic=antithetic, generator=generator,
                 chunk_size=None if chunk_size is None else check_count(chunk_size, 'chunk_size'),
-                check_finite=check_finite, growth=growth, evaluator=None if evaluator is None else as_evaluator(evaluator))
+                check_finite=check_finite, growth=growth,
+                evaluator=None if evaluator is None else as_evaluator(evaluator))
 
 # %% ../nbs/01a_core.ipynb #79a452ca
 def check_covariate(covariate # 'none', 'fx' (also 'f(x)'), 'loo', or a tensor
                    ):
     "The covariate's canonical name, or the tensor itself."
     if isinstance(covariate, Tensor): return covariate
-    if not isinstance(covariate, str): raise TypeError(f"`covariate` must be one of {list(COVARIATES)} or a tensor, got {type(covariate).__name__}")
+    if not isinstance(covariate, str):
+        raise TypeError(f"`covariate` must be one of {list(COVARIATES)} or a tensor, got {type(covariate).__name__}")
     key = covariate.strip().lower().replace('(', '').replace(')', '').replace('f_x', 'fx')
-    if key not in COVARIATES: raise ValueError(f"unknown `covariate`={covariate!r}; valid covariates are {list(COVARIATES)} or a tensor")
+    if key not in COVARIATES:
+        raise ValueError(f"unknown `covariate`={covariate!r}; valid covariates are {list(COVARIATES)} or a tensor")
     return key
 
 # %% ../nbs/01a_core.ipynb #39e8d020
@@ -78,24 +86,31 @@ def check_scale(scale, # γ or L, as `options` documents it
                ) -> Scale:
     "The scale as a `Scale` in x's dtype and device; a clear error for anything that is not a valid γ or L."
     n = x.shape[-1]
-    accepted = f"a positive number, a 0-d tensor γ, or an invertible ({n}, {n}) matrix L (optionally batched as (*batch, {n}, {n}))"
+    accepted = (f"a positive number, a 0-d tensor γ, or an invertible ({n}, {n}) matrix L "
+                f"(optionally batched as (*batch, {n}, {n}))")
     if isinstance(scale, bool) or not isinstance(scale, (int, float, Tensor)):
         raise TypeError(f"`scale` must be {accepted}; got {type(scale).__name__}")
     if not isinstance(scale, Tensor):                             # a python number: check on the host, no device sync
-        if not (math.isfinite(scale) and scale > 0): raise ValueError(f"`scale` γ must be positive and finite, got {scale}")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"`scale` γ must be positive and finite, got {scale}")
         return Scale(torch.full((), float(scale), device=x.device, dtype=x.dtype))
     if scale.is_complex(): raise TypeError(f"`scale` must be real, got dtype {scale.dtype}")
-    scale = scale.to(device=x.device, dtype=x.dtype)              # differentiable cast: grads flow back in scale's dtype
+    # differentiable cast: grads flow back in scale's dtype
+    scale = scale.to(device=x.device, dtype=x.dtype)
     if scale.ndim == 0:
-        if not bool(torch.isfinite(scale) & (scale > 0)): raise ValueError(f"`scale` γ must be positive and finite, got {scale.item()}")
+        if not bool(torch.isfinite(scale) & (scale > 0)):
+            raise ValueError(f"`scale` γ must be positive and finite, got {scale.item()}")
         return Scale(scale)
     if scale.ndim < 2 or scale.shape[-2:] != (n, n):
         raise ValueError(f"`scale` must be {accepted}; got shape {tuple(scale.shape)} for x of shape {tuple(x.shape)}")
     try: torch.broadcast_shapes(x.shape[:-1], scale.shape[:-2])
-    except RuntimeError: raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with "
+    except RuntimeError:
+        raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with "
                                           f"those of `x` {tuple(x.shape[:-1])}") from None
-    if not bool(torch.isfinite(scale).all()):       # checked whatever set_validate_args says: the inverse below syncs anyway
-        raise ValueError(f"`scale` L must be finite, got {int(scale.isnan().sum())} NaN and {int(scale.isinf().sum())} ±inf entries")
+    # checked whatever set_validate_args says: the inverse below syncs anyway
+    if not bool(torch.isfinite(scale).all()):
+        raise ValueError(f"`scale` L must be finite, got {int(scale.isnan().sum())} NaN and "
+                         f"{int(scale.isinf().sum())} ±inf entries")
     lin = scale.detach().to(torch.promote_types(scale.dtype, torch.float32))   # linalg has no float16/bfloat16 kernels
     inv, info = torch.linalg.inv_ex(lin)
     cond = torch.linalg.cond(lin)
@@ -107,7 +122,8 @@ def check_scale(scale, # γ or L, as `options` documents it
 
 # %% ../nbs/01a_core.ipynb #3571bab3
 def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
-    "Evaluate the black box on z (*batch, s, n) — in one batched call, or per sample by `evaluator` — and check its output."
+    """Evaluate the black box on z (*batch, s, n) — in one batched call, or per sample by `evaluator` — and check its
+    output."""
     with torch.no_grad(): y = f(z) if evaluator is None else evaluator(f, z)
     if not isinstance(y, Tensor):
         try: y = torch.as_tensor(y)
@@ -115,17 +131,19 @@ def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
                                           f"{tuple(z.shape[:-1])} + out; got {type(y).__name__}") from None
     if y.is_complex(): raise TypeError(f"`f` must return real or boolean values, got dtype {y.dtype}")
     if tuple(y.shape[:nb + 1]) != tuple(z.shape[:nb + 1]):
-        raise ValueError(f"`f` was called on inputs of shape {tuple(z.shape)} = (*batch, s, n) and must return (*batch, s, *out) "
-                         f"starting with {tuple(z.shape[:nb + 1])}; it returned shape {tuple(y.shape)}")
+        raise ValueError(f"`f` was called on inputs of shape {tuple(z.shape)} = (*batch, s, n) and must return "
+                         f"(*batch, s, *out) starting with {tuple(z.shape[:nb + 1])}; it returned shape "
+                         f"{tuple(y.shape)}")
     exact = not (y.is_floating_point() or y.is_complex())       # bool / integer outputs are always finite
     y = y.to(device=z.device, dtype=z.dtype)
     if check_finite and not exact and not bool(torch.isfinite(y.sum())):   # one reduction; look closer only on failure
         bad = (~torch.isfinite(y)).flatten(nb + 1).any(-1) if y.ndim > nb + 1 else ~torch.isfinite(y)
         if bool(bad.any()):                                          # (a finite sum can overflow: then all is well)
             idx = bad.nonzero()[0].tolist()
-            raise ValueError(f"`f` returned non-finite values ({int(y.isnan().sum())} NaN, {int(y.isinf().sum())} inf) for "
-                             f"{int(bad.sum())} of {bad.numel()} perturbed inputs; the first is input index {tuple(idx)} = "
-                             f"{z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass check_finite=False to skip this check).")
+            raise ValueError(f"`f` returned non-finite values ({int(y.isnan().sum())} NaN, {int(y.isinf().sum())} "
+                             f"inf) for {int(bad.sum())} of {bad.numel()} perturbed inputs; the first is input index "
+                             f"{tuple(idx)} = {z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass "
+                             "check_finite=False to skip this check).")
     return y
 
 # %% ../nbs/01a_core.ipynb #e99d5407
@@ -158,14 +176,16 @@ def draw_noise(d: SmoothingDistribution, # the smoothing distribution
     except (RuntimeError, MemoryError) as e:
         if 'alloc' not in str(e).lower() and not isinstance(e, (MemoryError, torch.OutOfMemoryError)): raise
         need = math.prod(batch) * n_samples * n * x.element_size() / 2 ** 30
-        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = {(*batch, n_samples, n)} "
-                         f"alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or average independent estimates over "
-                         f"several calls (`chunk_size` bounds the memory of f's evaluations, not of the noise).") from None
+        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = "
+                         f"{(*batch, n_samples, n)} alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or "
+                         "average independent estimates over several calls (`chunk_size` bounds the memory of f's "
+                         "evaluations, not of the noise).") from None
 
 # %% ../nbs/01a_core.ipynb #4d034f06
 @dataclass
 class Setup:
-    "A checked call: x, the distribution, the scale, the covariate, counts, the evaluator, the batch shape and the noise."
+    """A checked call: x, the distribution, the scale, the covariate, counts, the evaluator, the batch shape and the
+    noise."""
     x: Tensor; d: SmoothingDistribution; scale: Scale; cov: object; n_samples: int; chunk_size: int | None
     evaluator: object; batch: tuple; nb: int; n: int; eps: Tensor
 
@@ -178,13 +198,15 @@ def setup(f, # the black box
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     x = check_points(x, 'x')
     o = options(**kwargs)
-    if o['growth'] is not None:                # a declaration about f (Appendix B): warn if value or gradient is undefined
+    # a declaration about f (Appendix B): warn if value or gradient is undefined
+    if o['growth'] is not None:
         check_growth(o['dist'], o['growth'], stacklevel=5)  # check_growth ← setup ← draw ← smooth ← the caller
     sc = check_scale(o['scale'], x)
     batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
     nb, n = len(batch), x.shape[-1]
     eps = draw_noise(o['dist'], o['n_samples'], n, o['sampler'], o['antithetic'], batch, o['generator'], x)
-    return Setup(x, o['dist'], sc, o['covariate'], o['n_samples'], o['chunk_size'], o['evaluator'], tuple(batch), nb, n, eps)
+    return Setup(x, o['dist'], sc, o['covariate'], o['n_samples'], o['chunk_size'], o['evaluator'], tuple(batch), nb, n,
+                 eps)
 
 # %% ../nbs/01a_core.ipynb #29a159e3
 def covariate_offset(s: Setup, # the checked call
@@ -195,16 +217,20 @@ def covariate_offset(s: Setup, # the checked call
     "The covariate as an offset c (*batch, 1, *out) and a factor α, so that the weights are α (y − c)."
     if isinstance(s.cov, Tensor):
         try: return s.cov.to(y).expand((*s.batch, *y.shape[s.nb + 1:])).unsqueeze(s.nb), 1.0
-        except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
-                                              f"{(*s.batch, *y.shape[s.nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
-    if s.cov == 'fx': return evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0
-    if s.cov == 'loo': return y.mean(s.nb, keepdim=True), s.n_samples / (s.n_samples - 1)   # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
+        except RuntimeError:
+            raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
+                             f"{(*s.batch, *y.shape[s.nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
+    if s.cov == 'fx':
+        return evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0
+    # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
+    if s.cov == 'loo': return y.mean(s.nb, keepdim=True), s.n_samples / (s.n_samples - 1)
     return None, 1.0
 
 # %% ../nbs/01a_core.ipynb #742692b5
 @dataclass
 class Draw:
-    "One draw: noise, its score, f's values y, and the covariate as an offset c (*batch, 1, *out) with a factor α: w = α (y − c)."
+    """One draw: noise, its score, f's values y, and the covariate as an offset c (*batch, 1, *out) with a factor α: w =
+    α (y − c)."""
     x: Tensor; scale: Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
     def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
 
@@ -255,7 +281,8 @@ def score_grads(ctx, # the autograd context: needs_input_grad (x, scale), x_shap
         gx = _sum_to(sc.solve_t(a), ctx.x_shape)
     if ctx.needs_input_grad[1]:
         if ctx.matrix:
-            m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * torch.eye(n, dtype=v.dtype, device=v.device)
+            eye = torch.eye(n, dtype=v.dtype, device=v.device)
+            m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * eye
             gs = _sum_to(inv_t @ m, scale_value.shape)
         else:
             gs = (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / scale_value

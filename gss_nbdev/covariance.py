@@ -14,7 +14,8 @@ __all__ = ['smoothed_covariance']
 
 # %% ../nbs/05_covariance.ipynb #e69cfb4f
 class _SecondMomentFn(torch.autograd.Function):
-    "M = mean_i f_i f_iᵀ; backward by the score-function estimators with v_i = f_iᵀ g f_i (no per-sample outer products)."
+    """M = mean_i f_i f_iᵀ; backward by the score-function estimators with v_i = f_iᵀ g f_i (no per-sample outer
+    products)."""
     @staticmethod
     def forward(ctx, x, scale_value, y, eps, score, inv_t, nb):
         ctx.nb, ctx.x_shape, ctx.matrix = nb, x.shape, inv_t is not None
@@ -38,7 +39,8 @@ def smoothed_covariance(f, # the black box: (*batch, s, n) -> (*batch, s, m), on
     "Unbiased estimate of Cov[f(x + Lε)], shape `(*batch, m, m)`, differentiable wrt `x` and `scale` (Theorem 8)."
     d = draw(f, x, covariate='none', check_finite=check_finite, **kwargs)
     if d.y.ndim != d.nb + 2:
-        raise ValueError(f"`f` must return one vector per input, shape (*batch, s, m), for a covariance; got {tuple(d.y.shape)}")
+        raise ValueError("`f` must return one vector per input, shape (*batch, s, m), for a covariance; got "
+                         f"{tuple(d.y.shape)}")
     s = d.y.shape[-2]
     if s < 2: raise ValueError("`n_samples` must be ≥ 2 for a covariance")
     mean = SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0)

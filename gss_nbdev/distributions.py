@@ -39,7 +39,8 @@ def uniform_open(shape, # the shape of the draw
 # %% ../nbs/00_distributions.ipynb #d9f6d0d7
 @dataclass(frozen=True)
 class Tail:
-    "How fast a density (or its kernel μ·score) decays: 'compact', 'superexponential', 'exponential' (with a rate) or 'polynomial' (with the degree d of |ε|^-d)."
+    """How fast a density (or its kernel μ·score) decays: 'compact', 'superexponential', 'exponential' (with a rate) or
+    'polynomial' (with the degree d of |ε|^-d)."""
     kind: str
     rate: float = math.inf
 
@@ -73,7 +74,8 @@ class SmoothingDistribution:
         return self._cdf(eps)
 
     def icdf(self, u, validate_args: bool | None = None) -> Tensor:
-        "The quantile function; `u` must lie in [0, 1] (0 and 1 map to the ends of the support); `validate_args=False` skips the check."
+        """The quantile function; `u` must lie in [0, 1] (0 and 1 map to the ends of the support); `validate_args=False`
+        skips the check."""
         u = _as_float(u, 'u')
         check = set_validate_args.enabled if validate_args is None else validate_args
         if check and bool(((u < 0) | (u > 1) | u.isnan()).any()):                # one reduction and a host sync
@@ -81,10 +83,12 @@ class SmoothingDistribution:
         return self._icdf(u)
 
     def score(self, eps, copy: bool = True) -> Tensor:
-        "∇ε −log μ(ε) (Table 1), defined as 0 on the null set Ω of Lemma 3 and outside the support; `copy=False` may return `eps` itself."
+        """∇ε −log μ(ε) (Table 1), defined as 0 on the null set Ω of Lemma 3 and outside the support; `copy=False` may
+        return `eps` itself."""
         eps = _as_float(eps, 'eps')
         out = self._score(eps)
-        return out.clone() if copy and out is eps else out   # the Gaussian's score is ε: estimators share it, users get a copy
+        # the Gaussian's score is ε: estimators share it, users get a copy
+        return out.clone() if copy and out is eps else out
 
     def sample(self, shape, generator: torch.Generator | None = None, device=None, dtype=None) -> Tensor:
         "i.i.d. samples of the given shape by inversion of uniforms drawn from `generator`."
@@ -110,11 +114,14 @@ class Gaussian(SmoothingDistribution):
     "Standard normal N(0, 1); score ε."
     name, aliases = 'gaussian', ('normal',)
     fisher_information = 1.0
-    def _torch(self, like): return torch.distributions.Normal(like.new_zeros(()), like.new_ones(()), validate_args=False)
-    def _cdf(self, eps): return torch.special.ndtr(eps)   # torch's Normal.cdf/icdf go through erf(inv) and lose the tails
+    def _torch(self, like):
+        return torch.distributions.Normal(like.new_zeros(()), like.new_ones(()), validate_args=False)
+    # torch's Normal.cdf/icdf go through erf(inv) and lose the tails
+    def _cdf(self, eps): return torch.special.ndtr(eps)
     def _icdf(self, u):
         if u.dtype == torch.float64: return torch.special.ndtri(u)
-        # below float64: √2·erfinv(2u−1) evaluated in float64 — exact to float32 resolution and 2–3× faster than float32 ndtri
+        # below float64: √2·erfinv(2u−1) evaluated in float64 — exact to float32 resolution and 2–3× faster than float32
+        # ndtri
         return u.double().mul_(2).sub_(1).erfinv_().mul_(math.sqrt(2)).to(u.dtype)
     def _score(self, eps): return eps
     def _sample(self, shape, generator, device, dtype):   # torch's normal sampler: same law as inversion, ~2× faster
@@ -137,7 +144,8 @@ class Gumbel(SmoothingDistribution):
     name, symmetric = 'gumbel', False
     fisher_information = 1.0
     tail = kernel_tail = Tail('exponential', 1.0)   # the right tail e^{-ε} decides; the left is doubly exponential
-    def _torch(self, like): return torch.distributions.Gumbel(like.new_zeros(()), like.new_ones(()), validate_args=False)
+    def _torch(self, like):
+        return torch.distributions.Gumbel(like.new_zeros(()), like.new_ones(()), validate_args=False)
     def _cdf(self, eps): return torch.exp(-torch.exp(-eps))
     def _icdf(self, u): return -torch.log(-torch.log(u))
     def _score(self, eps): return -torch.expm1(-eps)
@@ -148,7 +156,8 @@ class Cauchy(SmoothingDistribution):
     name = 'cauchy'
     fisher_information = 0.5
     tail, kernel_tail = Tail('polynomial', 2.0), Tail('polynomial', 3.0)
-    def _torch(self, like): return torch.distributions.Cauchy(like.new_zeros(()), like.new_ones(()), validate_args=False)
+    def _torch(self, like):
+        return torch.distributions.Cauchy(like.new_zeros(()), like.new_ones(()), validate_args=False)
     def _score(self, eps): return 2 / (eps + 1 / eps)          # = 2ε/(1+ε²), with no ε² to overflow in float16
 
 # %% ../nbs/00_distributions.ipynb #107f2aef
@@ -157,8 +166,10 @@ class Laplace(SmoothingDistribution):
     name = 'laplace'
     fisher_information = 1.0
     tail = kernel_tail = Tail('exponential', 1.0)
-    def _torch(self, like): return torch.distributions.Laplace(like.new_zeros(()), like.new_ones(()), validate_args=False)
-    def _icdf(self, u): return torch.where(u < 0.5, torch.log(2 * u), -torch.log(2 * (1 - u)))  # torch's loses the tails
+    def _torch(self, like):
+        return torch.distributions.Laplace(like.new_zeros(()), like.new_ones(()), validate_args=False)
+    # torch's loses the tails
+    def _icdf(self, u): return torch.where(u < 0.5, torch.log(2 * u), -torch.log(2 * (1 - u)))
     def _score(self, eps): return torch.sign(eps)
 
 # %% ../nbs/00_distributions.ipynb #ee60027e

@@ -17,7 +17,8 @@ __all__ = ['EvaluationError', 'EvaluationTimeout', 'Evaluator', 'SerialEvaluator
 
 # %% ../nbs/07_evaluators.ipynb #64d965d4
 class EvaluationError(RuntimeError):
-    "`f` failed on a perturbed input after its retries: `.index` (flat sample index), `.input`, `.remote_traceback`, `.completed` ({index: output})."
+    """`f` failed on a perturbed input after its retries: `.index` (flat sample index), `.input`, `.remote_traceback`,
+    `.completed` ({index: output})."""
     def __init__(self, message, index=None, input=None, remote_traceback: str = '', completed: dict | None = None):
         super().__init__(message)
         self.index, self.input, self.remote_traceback, self.completed = index, input, remote_traceback, completed or {}
@@ -31,7 +32,8 @@ class EvaluationTimeout(TimeoutError):
 
 # %% ../nbs/07_evaluators.ipynb #7bb211e2
 class _SampleFailure(Exception):
-    "A failing sample's index and input, the error and its traceback, all plain data; `retry=False`: a rerun cannot help."
+    """A failing sample's index and input, the error and its traceback, all plain data; `retry=False`: a rerun cannot
+    help."""
     def __init__(self, index, input, error, tb, retry: bool = True):
         super().__init__(index, input, error, tb, retry)
         self.index, self.input, self.error, self.tb, self.retry = index, input, error, tb, retry
@@ -62,8 +64,8 @@ def _run_task(f, start: int, rows: Tensor) -> list:
             raise _SampleFailure(start + j, z.tolist(), f"{type(e).__name__}: {e}", traceback.format_exc()) from None
         try: out.append(_as_output(y))
         except Exception as e:        # returned, not raised: f's output is unusable and a rerun returns the same
-            return _SampleFailure(start + j, z.tolist(), f"f returned {type(y).__name__}, not a tensor, array or number "
-                                  f"({type(e).__name__}: {e})", traceback.format_exc(), retry=False)
+            why = f"f returned {type(y).__name__}, not a tensor, array or number ({type(e).__name__}: {e})"
+            return _SampleFailure(start + j, z.tolist(), why, traceback.format_exc(), retry=False)
     return out
 
 # %% ../nbs/07_evaluators.ipynb #50bc3b59
@@ -72,23 +74,28 @@ def _loads(blob: bytes): return pickle.loads(blob)
 
 # %% ../nbs/07_evaluators.ipynb #1b778e88
 def _run_pickled(blob: bytes, start: int, rows: Tensor) -> list:
-    "`_run_task` for a cloudpickled f (process pools pickle by reference, which fails for lambdas and notebook functions)."
+    """`_run_task` for a cloudpickled f (process pools pickle by reference, which fails for lambdas and notebook
+    functions)."""
     return _run_task(_loads(blob), start, rows)
 
 # %% ../nbs/07_evaluators.ipynb #238d4f03
 class Evaluator:
-    "Maps a per-sample black box `f(z)` (z: 1-D tensor of length n) over a step's inputs (*batch, s, n) → (*batch, s, *out)."
-    def __init__(self, samples_per_task: int = 1, retries: int = 2, timeout: float | None = None, progress: bool = False):
+    """Maps a per-sample black box `f(z)` (z: 1-D tensor of length n) over a step's inputs (*batch, s, n) → (*batch, s,
+    *out)."""
+    def __init__(self, samples_per_task: int = 1, retries: int = 2, timeout: float | None = None,
+                 progress: bool = False):
         self.samples_per_task = check_count(samples_per_task, 'samples_per_task', 1)
         self.retries = check_count(retries, 'retries', 0)
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0):
             raise ValueError(f"`timeout` must be a positive number of seconds or None, got {timeout!r}")
         self.timeout, self.progress = timeout, bool(progress)
 
     def __call__(self, f, z: Tensor) -> Tensor:
         if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
         if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] == 0:
-            raise TypeError(f"an evaluator maps f over a tensor of inputs (*batch, s, n); got {type(z).__name__} {getattr(z, 'shape', '')}")
+            raise TypeError(f"an evaluator maps f over a tensor of inputs (*batch, s, n); got {type(z).__name__} "
+                            f"{getattr(z, 'shape', '')}")
         rows = z.detach().reshape(-1, z.shape[-1]).cpu()
         k = self.samples_per_task
         tasks = [(i, rows[i:i + k]) for i in range(0, rows.shape[0], k)]
@@ -107,7 +114,8 @@ class Evaluator:
     def _map(self, f, tasks: list, done: dict, bar): raise NotImplementedError
 
     def __repr__(self):
-        return f"{type(self).__name__}(samples_per_task={self.samples_per_task}, retries={self.retries}, timeout={self.timeout})"
+        return (f"{type(self).__name__}(samples_per_task={self.samples_per_task}, retries={self.retries}, "
+                f"timeout={self.timeout})")
 
 # %% ../nbs/07_evaluators.ipynb #10ad2d8f
 def _stack(done: dict, rows: Tensor, lead) -> Tensor:
@@ -115,13 +123,14 @@ def _stack(done: dict, rows: Tensor, lead) -> Tensor:
     ys = [done[i] for i in range(rows.shape[0])]
     for i, y in enumerate(ys):
         if y.shape != ys[0].shape:
-            raise ValueError(f"a per-sample `f` must return the same shape for every input: sample 0 gave {tuple(ys[0].shape)}, "
-                             f"sample {i} (input {rows[i].tolist()}) gave {tuple(y.shape)}")
+            raise ValueError("a per-sample `f` must return the same shape for every input: sample 0 gave "
+                             f"{tuple(ys[0].shape)}, sample {i} (input {rows[i].tolist()}) gave {tuple(y.shape)}")
     return torch.stack(ys).reshape(*lead, *ys[0].shape)
 
 # %% ../nbs/07_evaluators.ipynb #3c8549fd
 class SerialEvaluator(Evaluator):
-    "The per-sample f called one input at a time in this process; `timeout` is checked between calls and cannot stop a call that hangs."
+    """The per-sample f called one input at a time in this process; `timeout` is checked between calls and cannot stop a
+    call that hangs."""
     def _map(self, f, tasks, done, bar):
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         for i, rows in tasks:
@@ -133,23 +142,27 @@ class SerialEvaluator(Evaluator):
             done.update(zip(range(i, i + len(out)), out))
             if bar is not None: bar.update(len(out))
             if deadline is not None and time.monotonic() > deadline and len(done) < sum(len(r) for _, r in tasks):
-                raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s ({len(done)} samples done)", done)
+                raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s ({len(done)} "
+                                        "samples done)", done)
 
 # %% ../nbs/07_evaluators.ipynb #b29b9b74
 class ExecutorEvaluator(Evaluator):
-    "Evaluate on a `concurrent.futures.Executor` (process or thread pool); failed tasks are resubmitted `retries` times."
+    """Evaluate on a `concurrent.futures.Executor` (process or thread pool); failed tasks are resubmitted `retries`
+    times."""
     def __init__(self, executor: cf.Executor, samples_per_task: int = 1, retries: int = 2, timeout: float | None = None,
                  progress: bool = False):
         super().__init__(samples_per_task, retries, timeout, progress)
         if not isinstance(executor, cf.Executor):
-            raise TypeError(f"`executor` must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor), got {type(executor).__name__}")
+            raise TypeError("`executor` must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor), got "
+                            f"{type(executor).__name__}")
         self.executor = executor
 
     def _map(self, f, tasks, done, bar):
         if isinstance(self.executor, cf.ProcessPoolExecutor):
             try: import cloudpickle
-            except ImportError: raise ImportError("a process pool needs `cloudpickle` to send f by value; install it with "
-                                                  "pip install 'gss_nbdev[dask]' (or pip install cloudpickle)") from None
+            except ImportError:
+                raise ImportError("a process pool needs `cloudpickle` to send f by value; install it with "
+                                  "pip install 'gss_nbdev[dask]' (or pip install cloudpickle)") from None
             fn, arg = _run_pickled, cloudpickle.dumps(f)
         else: fn, arg = _run_task, f
         finished = queue.SimpleQueue()
@@ -164,18 +177,21 @@ class ExecutorEvaluator(Evaluator):
             while live:
                 try: fut = finished.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
                 except queue.Empty:
-                    raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s: {len(done)} samples done, "
-                                            f"{sum(len(r) for _, r, _ in live.values())} not; waiting tasks were cancelled "
-                                            f"(calls already running cannot be stopped by an executor)", dict(done)) from None
+                    raise EvaluationTimeout("the step did not finish within "
+                                            f"timeout={self.timeout} s: {len(done)} samples done, "
+                                            f"{sum(len(r) for _, r, _ in live.values())} not; waiting tasks were "
+                                            "cancelled (calls already running cannot be stopped by an executor)",
+                                            dict(done)) from None
                 i, rows, attempt = live.pop(fut)
                 try: out = fut.result()
                 except _SampleFailure as e:
                     if attempt < self.retries: submit(i, rows, attempt + 1); continue
                     raise _failure(e, done) from None
                 except cf.process.BrokenProcessPool as e:
-                    raise EvaluationError(f"a worker process died while evaluating samples {i}..{i + len(rows) - 1} (first input "
-                                          f"{rows[0].tolist()}), which breaks a ProcessPoolExecutor for good; {len(done)} samples had "
-                                          f"finished. DaskEvaluator restarts dead workers and reschedules their tasks.",
+                    raise EvaluationError(f"a worker process died while evaluating samples {i}..{i + len(rows) - 1} "
+                                          f"(first input {rows[0].tolist()}), which breaks a ProcessPoolExecutor for "
+                                          f"good; {len(done)} samples had finished. DaskEvaluator restarts dead "
+                                          "workers and reschedules their tasks.",
                                           i, rows[0].tolist(), completed=dict(done)) from e
                 if isinstance(out, _SampleFailure): raise _failure(out, done)
                 done.update(zip(range(i, i + len(out)), out))
@@ -187,21 +203,25 @@ class ExecutorEvaluator(Evaluator):
 class DaskEvaluator(Evaluator):
     "Evaluate on Dask: an in-process `LocalCluster` by default, a running cluster by `address=`, or a given `client`."
     def __init__(self, client=None, address: str | None = None, n_workers: int | None = None, samples_per_task: int = 1,
-                 retries: int = 2, timeout: float | None = None, progress: bool = False, security=None, **cluster_kwargs):
+                 retries: int = 2, timeout: float | None = None, progress: bool = False, security=None,
+                 **cluster_kwargs):
         super().__init__(samples_per_task, retries, timeout, progress)
         if client is not None and address is not None: raise ValueError("give either `client` or `address`, not both")
         if address is not None and not isinstance(address, str):
-            raise TypeError(f"`address` must be a scheduler address like 'tcp://host:8786', got {type(address).__name__}")
+            raise TypeError("`address` must be a scheduler address like 'tcp://host:8786', got "
+                            f"{type(address).__name__}")
         if n_workers is not None: n_workers = check_count(n_workers, 'n_workers', 1)
         if client is not None and type(client).__name__ != 'Client':
             raise TypeError(f"`client` must be a distributed.Client, got {type(client).__name__}")
         self._client, self.address, self.n_workers, self.cluster_kwargs = client, address, n_workers, cluster_kwargs
-        self.security = security      # a distributed.security.Security (TLS) for `address=`, or True: temporary TLS locally
+        # a distributed.security.Security (TLS) for `address=`, or True: temporary TLS locally
+        self.security = security
         self._cluster, self._owns_client = None, False
 
     @property
     def client(self):
-        "The `distributed.Client`, connected on first use (starting a LocalCluster when neither `client` nor `address` was given)."
+        """The `distributed.Client`, connected on first use (starting a LocalCluster when neither `client` nor `address`
+        was given)."""
         if self._client is None:
             try:
                 import dask
@@ -216,7 +236,8 @@ class DaskEvaluator(Evaluator):
                     raise ConnectionError(f"no Dask scheduler answered at `address`={self.address!r} within {wait} s "
                                           f"({type(e).__name__}: {e})") from None
             else:   # this machine only: scheduler and dashboard on the loopback interface, never on 0.0.0.0
-                opts = dict(n_workers=self.n_workers or os.cpu_count(), threads_per_worker=1, processes=True, host='127.0.0.1',
+                opts = dict(n_workers=self.n_workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                            host='127.0.0.1',
                             dashboard_address='127.0.0.1:0', silence_logs=logging.CRITICAL)
                 if self.security is not None: opts['security'] = self.security
                 # one task per worker at a time: a worker that dies takes only the task that killed it with it, so a
@@ -264,20 +285,23 @@ class DaskEvaluator(Evaluator):
                 except Exception as e:
                     broken = True
                     if type(e).__name__ == 'KilledWorker':
-                        raise EvaluationError(f"every worker that evaluated {where} died: f crashed its process (a segfault, "
-                                              f"os._exit, running out of memory), so there is no Python traceback; "
-                                              f"{len(done)} samples had finished. ({e})", i, rows[0].tolist(),
+                        raise EvaluationError(f"every worker that evaluated {where} died: f "
+                                              "crashed its process (a segfault, os._exit, running out of memory), so "
+                                              f"there is no Python traceback; {len(done)} samples had finished. ({e})",
+                                              i, rows[0].tolist(),
                                               completed=dict(done)) from None
-                    raise EvaluationError(f"the task for {where} failed outside f: {type(e).__name__}: {e}; {len(done)} "
-                                          f"samples had finished", i, rows[0].tolist(), completed=dict(done)) from e
+                    raise EvaluationError(f"the task for {where} "
+                                          f"failed outside f: {type(e).__name__}: {e}; {len(done)} samples had "
+                                          "finished", i, rows[0].tolist(), completed=dict(done)) from e
                 if isinstance(out, _SampleFailure): raise _failure(out, done)
                 done.update(zip(range(i, i + len(out)), out))
                 if bar is not None: bar.update(len(out))
         except TimeoutError:
             broken = True
-            raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s: {len(done)} samples done, "
-                                    f"{sum(len(r) for _, r in live.values())} not; their tasks were cancelled"
-                                    + (" and the local cluster replaced" if self._cluster is not None else ""), dict(done)) from None
+            raise EvaluationTimeout(f"the step did not finish within timeout={self.timeout} s: {len(done)} samples "
+                                    f"done, {sum(len(r) for _, r in live.values())} not; their tasks were cancelled"
+                                    + (" and the local cluster replaced" if self._cluster is not None else ""),
+                                    dict(done)) from None
         finally:
             if live:
                 try: client.cancel(list(live), force=True)
@@ -285,28 +309,32 @@ class DaskEvaluator(Evaluator):
             if broken and self._cluster is not None: self._reset()
 
     def __repr__(self):
-        where = (f"address={self.address!r}" if self.address else "client=given" if self._client is not None and not self._owns_client
+        given = self._client is not None and not self._owns_client
+        where = (f"address={self.address!r}" if self.address else "client=given" if given
                  else f"LocalCluster(n_workers={self.n_workers or os.cpu_count()})")
-        return f"DaskEvaluator({where}, samples_per_task={self.samples_per_task}, retries={self.retries}, timeout={self.timeout})"
+        return (f"DaskEvaluator({where}, samples_per_task={self.samples_per_task}, retries={self.retries}, "
+                f"timeout={self.timeout})")
 
 # %% ../nbs/07_evaluators.ipynb #5dc88d04
-def as_evaluator(evaluator, # an Evaluator, a concurrent.futures.Executor, a distributed.Client, or a callable (f, z) -> y
+def as_evaluator(evaluator, # an Evaluator, an Executor, a distributed.Client, or a callable (f, z) -> y
                 ):
-    "A `concurrent.futures.Executor` → `ExecutorEvaluator`; a `distributed.Client` → `DaskEvaluator`; an `Evaluator` or any callable `(f, z) -> y` as is."
+    """A `concurrent.futures.Executor` → `ExecutorEvaluator`; a `distributed.Client` → `DaskEvaluator`; an `Evaluator`
+    or any callable `(f, z) -> y` as is."""
     if isinstance(evaluator, cf.Executor): return ExecutorEvaluator(evaluator)
     if type(evaluator).__name__ == 'Client' and type(evaluator).__module__.startswith('distributed'):
         return DaskEvaluator(client=evaluator)
     if isinstance(evaluator, (str, bytes)) or not callable(evaluator):
-        raise TypeError(f"`evaluator` must be None (one call of a batched f), an Evaluator (SerialEvaluator, ExecutorEvaluator, "
-                        f"DaskEvaluator), a concurrent.futures.Executor, a distributed.Client, or a callable (f, z) -> y; "
-                        f"got {type(evaluator).__name__} {evaluator!r}")
+        raise TypeError("`evaluator` must be None (one call of a batched f), an Evaluator (SerialEvaluator, "
+                        "ExecutorEvaluator, DaskEvaluator), a concurrent.futures.Executor, a distributed.Client, or "
+                        f"a callable (f, z) -> y; got {type(evaluator).__name__} {evaluator!r}")
     return evaluator
 
 # %% ../nbs/07_evaluators.ipynb #3987af95
 def sensor_trip_tick(u: Tensor, # (power fraction, lamp position) in [0, 1]²
                      n_grid: int = 4000, # interior grid points of the rod
                     ) -> int:
-    "Black-box example (~0.15 s per call): the 10 ms tick at which a heated rod's sensor first reads ≥ 1, for lamp power 10·u[0] at position u[1] (101: never)."
+    """Black-box example (~0.15 s per call): the 10 ms tick at which a heated rod's sensor first reads ≥ 1, for lamp
+    power 10·u[0] at position u[1] (101: never)."""
     from scipy.integrate import solve_ivp
     from scipy.sparse import diags
     power, pos = 10 * float(u[0]), float(u[1])
@@ -317,6 +345,7 @@ def sensor_trip_tick(u: Tensor, # (power fraction, lamp position) in [0, 1]²
     q = power * np.exp(-0.5 * ((x - pos) / 0.05) ** 2)
     sensor = int(np.argmin(np.abs(x - 0.8)))
     ticks = np.linspace(0, 1, 101)
-    sol = solve_ivp(lambda t, v: A @ v + q, (0, 1), np.zeros(n_grid), t_eval=ticks, method='BDF', jac=A, rtol=1e-8, atol=1e-10)
+    sol = solve_ivp(lambda t, v: A @ v + q, (0, 1), np.zeros(n_grid), t_eval=ticks, method='BDF', jac=A, rtol=1e-8,
+                    atol=1e-10)
     hot = np.nonzero(sol.y[sensor] >= 1)[0]
     return int(hot[0]) if len(hot) else 101

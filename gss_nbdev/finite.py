@@ -33,7 +33,8 @@ def _parse_growth(growth):
     if isinstance(growth, tuple) and len(growth) == 2 and growth[0] in ('polynomial', 'exponential') \
             and isinstance(growth[1], (int, float)) and not isinstance(growth[1], bool) and growth[1] >= 0:
         return growth[0], float(growth[1])
-    raise ValueError(f"`growth` must be 'bounded', ('polynomial', p) or ('exponential', c) with p, c ≥ 0; got {growth!r}")
+    raise ValueError("`growth` must be 'bounded', ('polynomial', p) or ('exponential', c) with p, c ≥ 0; got "
+                     f"{growth!r}")
 
 # %% ../nbs/06_finite.ipynb #054329d4
 def _finite(tail: Tail, kind: str, g: float) -> bool:
@@ -54,9 +55,11 @@ def finitely_defined(dist, # the smoothing distribution
         tail = {'compact': 'has compact support', 'superexponential': 'decays faster than any exponential',
                 'exponential': f'decays like exp(-{t.rate:g}|ε|)', 'polynomial': f'decays like |ε|^-{t.rate:g}'}[t.kind]
         return f"{what} {tail}"
-    f_desc = 'a bounded f' if kind == 'bounded' else (f'|f| growing like |x|^{g:g}' if kind == 'polynomial' else f'|f| growing like exp({g:g}|x|)')
-    reason = (f"{d.name}: {why(t_mu, 'the density')}, {why(t_kernel, 'the kernel μ·score')}; with {f_desc} the value is "
-              f"{'finite' if value else 'undefined'} (Lemma 9) and the gradient {'finite' if grad else 'undefined'} (Lemma 10)")
+    f_desc = 'a bounded f' if kind == 'bounded' else (f'|f| growing like |x|^{g:g}' if kind == 'polynomial'
+                                                      else f'|f| growing like exp({g:g}|x|)')
+    reason = (f"{d.name}: {why(t_mu, 'the density')}, {why(t_kernel, 'the kernel μ·score')}; with {f_desc} the value "
+              f"is {'finite' if value else 'undefined'} (Lemma 9) and the gradient "
+              f"{'finite' if grad else 'undefined'} (Lemma 10)")
     return Definedness(value, grad, reason)
 
 # %% ../nbs/06_finite.ipynb #dd920c45

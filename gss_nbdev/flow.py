@@ -16,16 +16,20 @@ __all__ = ['BASELINES', 'Proposal', 'flow_gradient', 'LDistribution', 'l_gradien
 
 # %% ../nbs/08_flow.ipynb #49c5f4e0
 BASELINES = ('none', 'mean', 'loo', 'optimal')
-"Baselines for the φ-term of `flow_gradient`: none, the sample mean (biased O(1/s)), leave-one-out mean, leave-one-out optimal (Eq. 24)."
+"""Baselines for the φ-term of `flow_gradient`: none, the sample mean (biased O(1/s)), leave-one-out mean, leave-one-out
+optimal (Eq. 24)."""
 
 def _check_loc(loc) -> Tensor: return check_points(loc, 'loc')
 
 # %% ../nbs/08_flow.ipynb #25816dad
 def _check_sigma(scale, like: Tensor) -> Tensor:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, Tensor)) or (isinstance(scale, Tensor) and scale.ndim != 0):
+    if isinstance(scale, bool) or not isinstance(scale,
+                                                 (int, float, Tensor)) or (isinstance(scale, Tensor)
+                                                                           and scale.ndim != 0):
         raise TypeError(f"`scale` σ must be a positive number or a 0-d tensor, got {type(scale).__name__} "
                         f"{tuple(scale.shape) if isinstance(scale, Tensor) else scale!r}")
-    s = scale.to(like) if isinstance(scale, Tensor) else torch.tensor(float(scale), dtype=like.dtype, device=like.device)
+    s = scale.to(like) if isinstance(scale, Tensor) else torch.tensor(float(scale), dtype=like.dtype,
+                                                                      device=like.device)
     if not bool(torch.isfinite(s) & (s > 0)): raise ValueError(f"`scale` σ must be positive and finite, got {float(s)}")
     return s
 
@@ -55,18 +59,26 @@ class Proposal:
 def _check_flow_args(flow, baseline, proposal, n_samples: int):
     "Check `flow`, `baseline` and `proposal`; the RP weight k of a numeric or named flow (None for a callable flow)."
     if isinstance(baseline, str):
-        if baseline not in BASELINES: raise ValueError(f"unknown `baseline`={baseline!r}; valid: {list(BASELINES)} or a number")
-        if baseline in ('loo', 'optimal') and n_samples < 2: raise ValueError(f"`baseline={baseline!r}` needs n_samples ≥ 2")
+        if baseline not in BASELINES:
+            raise ValueError(f"unknown `baseline`={baseline!r}; valid: {list(BASELINES)} or a number")
+        if baseline in ('loo', 'optimal') and n_samples < 2:
+            raise ValueError(f"`baseline={baseline!r}` needs n_samples ≥ 2")
     elif isinstance(baseline, bool) or not isinstance(baseline, (int, float, Tensor)):
-        raise TypeError(f"`baseline` must be one of {list(BASELINES)}, a number or a tensor, got {type(baseline).__name__}")
+        raise TypeError(f"`baseline` must be one of {list(BASELINES)}, a number or a tensor, got "
+                        f"{type(baseline).__name__}")
     if isinstance(flow, str):
-        if flow not in ('lr', 'rp'): raise ValueError(f"unknown `flow`={flow!r}; use 'lr', 'rp', a weight k in [0, 1] or a callable u(x, loc, scale)")
+        if flow not in ('lr', 'rp'):
+            raise ValueError(f"unknown `flow`={flow!r}; use 'lr', 'rp', a weight k in [0, 1] or a callable u(x, loc, "
+                             "scale)")
         k = 0.0 if flow == 'lr' else 1.0
     elif isinstance(flow, (int, float)) and not isinstance(flow, bool):
-        if not 0 <= flow <= 1: raise ValueError(f"a numeric `flow` is the RP weight k of Eq. (51) and must lie in [0, 1], got {flow}")
+        if not 0 <= flow <= 1:
+            raise ValueError(f"a numeric `flow` is the RP weight k of Eq. (51) and must lie in [0, 1], got {flow}")
         k = float(flow)
     elif callable(flow): k = None
-    else: raise TypeError(f"`flow` must be 'lr', 'rp', a number k in [0, 1] or a callable u(x, loc, scale), got {type(flow).__name__}")
+    else:
+        raise TypeError("`flow` must be 'lr', 'rp', a number k in [0, 1] or a callable u(x, loc, scale), got "
+                        f"{type(flow).__name__}")
     if proposal is not None and not isinstance(proposal, Proposal):
         raise TypeError(f"`proposal` must be a Proposal(dist, scale) or None (q = p), got {type(proposal).__name__}")
     return k
@@ -80,32 +92,39 @@ def _evaluate_phi(f, x: Tensor, k, dtype) -> tuple:
         xg = x.clone().requires_grad_(need_grad)
         y = f(xg)
         if not isinstance(y, Tensor) or y.shape != x.shape[:-1]:
-            raise ValueError(f"`f` must map (*batch, s, n) = {tuple(x.shape)} to one scalar per sample, shape {tuple(x.shape[:-1])}; "
-                             f"got {tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
+            raise ValueError(f"`f` must map (*batch, s, n) = {tuple(x.shape)} to one scalar per sample, shape "
+                             f"{tuple(x.shape[:-1])}; got "
+                             f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}")
         if need_grad:
             if not (y.is_floating_point() and y.requires_grad):
-                raise ValueError("this flow needs ∇f, but `f` is not differentiable by autograd (its output has no graph); "
-                                 "a black box can only use flow='lr' (u = 0), the score-function estimator")
+                raise ValueError("this flow needs ∇f, but `f` is not differentiable by autograd (its output has no "
+                                 "graph); a black box can only use flow='lr' (u = 0), the score-function estimator")
             gphi, = torch.autograd.grad(y.sum(), xg)
     phi = y.detach().to(dtype)
     if not bool(torch.isfinite(phi).all()):
-        raise ValueError(f"`f` returned {int((~torch.isfinite(phi)).sum())} non-finite values of {phi.numel()}; the estimators need finite f values")
+        raise ValueError(f"`f` returned {int((~torch.isfinite(phi)).sum())} non-finite values of {phi.numel()}; the "
+                         "estimators need finite f values")
     return phi, gphi
 
 # %% ../nbs/08_flow.ipynb #a1e9adfe
-def _flow_terms(flow, k, x: Tensor, loc: Tensor, sigma: Tensor, eps: Tensor, sc: Tensor, dlogp: Tensor, gphi, w) -> tuple:
-    "ψ (the weight of φ) and the ∇φ term of Theorem 3 for a k·RP flow (closed form) or a user flow (divergence by autograd)."
+def _flow_terms(flow, k, x: Tensor, loc: Tensor, sigma: Tensor, eps: Tensor, sc: Tensor, dlogp: Tensor, gphi,
+                w) -> tuple:
+    """ψ (the weight of φ) and the ∇φ term of Theorem 3 for a k·RP flow (closed form) or a user flow (divergence by
+    autograd)."""
     n = x.shape[-1]
-    if k is not None:                                      # k·(reparameterization flow): closed form, ψ = (1−k) (p/q) ∂θ log p
+    # k·(reparameterization flow): closed form, ψ = (1−k) (p/q) ∂θ log p
+    if k is not None:
         psi = (1 - k) * dlogp
         grad_term = k * _rp_contract(gphi.detach(), eps) if k > 0 else None
-    else:                                                  # a user flow: ψ = (p/q)(u·∇log p + ∇·u + ∂θ log p), divergence by autograd
+    # a user flow: ψ = (p/q)(u·∇log p + ∇·u + ∂θ log p), divergence by autograd
+    else:
         xu = x.clone().requires_grad_(True)
         U = flow(xu, loc, sigma)
         P = n + 1
         if not isinstance(U, Tensor) or U.shape != (*x.shape[:-1], P, n):
-            raise ValueError(f"a callable `flow` must return u(x) of shape (*batch, s, n+1, n) = {(*x.shape[:-1], P, n)}; "
-                             f"got {tuple(U.shape) if isinstance(U, Tensor) else type(U).__name__}")
+            raise ValueError("a callable `flow` must return u(x) of shape (*batch, s, n+1, n) = "
+                             f"{(*x.shape[:-1], P, n)}; got "
+                             f"{tuple(U.shape) if isinstance(U, Tensor) else type(U).__name__}")
         div = torch.zeros(*x.shape[:-1], P, dtype=x.dtype, device=x.device)
         if U.requires_grad:
             for i in range(P):
@@ -128,7 +147,10 @@ def _baseline(baseline, phi: Tensor, psi: Tensor, n_samples: int):
         elif baseline == 'mean': b = phi.mean(-1, keepdim=True)[..., None]
         elif baseline == 'loo': b = ((phi.sum(-1, keepdim=True) - phi) / (n_samples - 1))[..., None]
         else: b = _loo_weighted(phi, psi * psi)                       # Eq. (24), leave-one-out
-    else: b = torch.as_tensor(baseline, dtype=phi.dtype, device=phi.device)[..., None, None] if isinstance(baseline, Tensor) and baseline.ndim else baseline
+    else:
+        b = torch.as_tensor(baseline, dtype=phi.dtype,
+                            device=phi.device)[..., None, None] if isinstance(baseline,
+                                                                              Tensor) and baseline.ndim else baseline
     return b
 
 # %% ../nbs/08_flow.ipynb #95818b12
@@ -145,7 +167,8 @@ def flow_gradient(f, # φ: (*batch, s, n) -> (*batch, s); differentiable by auto
                   generator: torch.Generator | None = None, # the random generator
                   per_sample: bool = False, # return every sample's term (*batch, s, n+1) instead of their mean
                  ) -> Tensor:
-    "Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc, ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."
+    """Probability-flow estimate (Theorem 3, Eq. 19) of ∇θ E_{p(x;θ)}[f(x)], θ = (loc, σ): shape (*batch, n+1), [∂/∂loc,
+    ∂/∂σ]. `baseline`: a name, a number or a (*batch,) tensor."""
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     loc = _check_loc(loc).detach()
     sigma = _check_sigma(scale, loc).detach()
@@ -153,7 +176,8 @@ def flow_gradient(f, # φ: (*batch, s, n) -> (*batch, s); differentiable by auto
     n_samples = check_count(n_samples, 'n_samples')
     k = _check_flow_args(flow, baseline, proposal, n_samples)
     batch, n = loc.shape[:-1], loc.shape[-1]
-    dq, tau = (d, sigma) if proposal is None else (proposal.dist, torch.tensor(proposal.scale, dtype=loc.dtype, device=loc.device))
+    dq, tau = (d, sigma) if proposal is None else (proposal.dist,
+                                                   torch.tensor(proposal.scale, dtype=loc.dtype, device=loc.device))
     eta = sample_noise(dq, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch, generator=generator,
                        device=loc.device, dtype=loc.dtype)
     x = loc[..., None, :] + tau * eta                                          # (*batch, s, n), x ~ q
@@ -171,14 +195,16 @@ def flow_gradient(f, # φ: (*batch, s, n) -> (*batch, s); differentiable by auto
 
 # %% ../nbs/08_flow.ipynb #a19b4d46
 class LDistribution:
-    "The L-distribution of App. F (Eq. 78): q(x) = |x−m|² exp(−(x−m)²/2σ²)/(√(2π) σ³), elementwise; sampled by Eq. (79)."
+    """The L-distribution of App. F (Eq. 78): q(x) = |x−m|² exp(−(x−m)²/2σ²)/(√(2π) σ³), elementwise; sampled by Eq.
+    (79)."""
     def __init__(self, loc=0.0, scale=1.0):
         self.loc, self.scale = loc, scale
     def _t(self, x): return (x - self.loc) / self.scale
     def log_prob(self, x: Tensor) -> Tensor:
         "log q(x) = 2 log|t| − t²/2 − ½ log 2π − log σ, t = (x − m)/σ."
         t = self._t(x)
-        return 2 * torch.log(t.abs()) - t * t / 2 - 0.5 * math.log(2 * math.pi) - torch.log(torch.as_tensor(self.scale, dtype=t.dtype, device=t.device))
+        log_sigma = torch.log(torch.as_tensor(self.scale, dtype=t.dtype, device=t.device))
+        return 2 * torch.log(t.abs()) - t * t / 2 - 0.5 * math.log(2 * math.pi) - log_sigma
     def cdf(self, x: Tensor) -> Tensor:
         "½ + ½ sgn(t) F_χ3(|t|), with F_χ3(r) = erf(r/√2) − √(2/π) r e^{−r²/2}."
         t = self._t(x); r = t.abs()
@@ -202,15 +228,18 @@ def l_gradient(f, # φ: (*batch, s, n) -> (*batch, s), a black box
                generator: torch.Generator | None = None, # the random generator
                per_sample: bool = False, # return every sample's term (*batch, s, n) instead of their mean
               ) -> Tensor:
-    "∇_loc E_{N(loc, σ²I)}[f] by the L-distribution estimator of Eq. (80), E_q[(f(x) − c)/(x_i − m_i)]: shape (*batch, n)."
+    """∇_loc E_{N(loc, σ²I)}[f] by the L-distribution estimator of Eq. (80), E_q[(f(x) − c)/(x_i − m_i)]: shape (*batch,
+    n)."""
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     loc = _check_loc(loc).detach()
     sigma = _check_sigma(scale, loc).detach()
     n_samples = check_count(n_samples, 'n_samples')
-    if covariate not in ('none', 'fx'): raise ValueError(f"`covariate` must be 'none' or 'fx' for l_gradient, got {covariate!r}")
+    if covariate not in ('none', 'fx'):
+        raise ValueError(f"`covariate` must be 'none' or 'fx' for l_gradient, got {covariate!r}")
     batch, n = loc.shape[:-1], loc.shape[-1]
     kw = dict(generator=generator, device=loc.device, dtype=loc.dtype)
-    eps = torch.randn(*batch, n, n_samples, n, **kw)                            # (*batch, i, s, n): set i for coordinate i
+    # (*batch, i, s, n): set i for coordinate i
+    eps = torch.randn(*batch, n, n_samples, n, **kw)
     r = LDistribution(0.0, 1.0).sample((*batch, n, n_samples), **kw)          # L-distributed ε for coordinate i
     eye = torch.eye(n, dtype=torch.bool, device=loc.device)[:, None, :]       # (i, 1, n)
     eps = torch.where(eye, r[..., None], eps)
@@ -232,7 +261,8 @@ def halfspace_jump_term(loc: Tensor, # the mean m (*batch, n)
                         c: float, # its offset
                         jump: float = 1.0, # φ(beyond) − φ(before)
                        ) -> Tensor:
-    "The surface term of App. E.4 (Eq. 63) for φ jumping by `jump` across {wᵀx = c} under N(loc, σ²I), reparameterization flow: (*batch, n+1)."
+    """The surface term of App. E.4 (Eq. 63) for φ jumping by `jump` across {wᵀx = c} under N(loc, σ²I),
+    reparameterization flow: (*batch, n+1)."""
     loc = _check_loc(loc); sigma = _check_sigma(scale, loc)
     w = torch.as_tensor(w, dtype=loc.dtype, device=loc.device)
     if w.shape != loc.shape[-1:]: raise ValueError(f"`w` must have shape ({loc.shape[-1]},), got {tuple(w.shape)}")

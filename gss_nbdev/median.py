@@ -25,8 +25,11 @@ def _log_comb(n: Tensor, r: Tensor) -> Tensor:
 # %% ../nbs/04_median.ipynb #ff4465b8
 def _check_k(k, s: int) -> int:
     k = check_count(k, 'k')
-    if k % 2 == 0: raise ValueError(f"`k` must be odd (the median of an even number of values is not one of them), got {k}")
-    if k >= s: raise ValueError(f"`k` must be smaller than n_samples (the U-statistic averages over k-subsets of the samples), got k={k}, n_samples={s}")
+    if k % 2 == 0:
+        raise ValueError(f"`k` must be odd (the median of an even number of values is not one of them), got {k}")
+    if k >= s:
+        raise ValueError("`k` must be smaller than n_samples (the U-statistic averages over k-subsets of the "
+                         f"samples), got k={k}, n_samples={s}")
     return k
 
 # %% ../nbs/04_median.ipynb #8cc158c7
@@ -35,21 +38,25 @@ def _rank_coefficients(s: int, k: int, dtype, device):
     m = (k - 1) // 2
     p = torch.arange(s, dtype=dtype, device=device)
     a, b, M = p, s - 1 - p, torch.tensor(float(m), dtype=dtype, device=device)
-    norm = _log_comb(torch.tensor(float(s), dtype=dtype, device=device), torch.tensor(float(k), dtype=dtype, device=device))
+    norm = _log_comb(torch.tensor(float(s), dtype=dtype, device=device),
+                     torch.tensor(float(k), dtype=dtype, device=device))
     c = lambda la, lb: torch.exp(la + lb - norm)
-    return (c(_log_comb(a, M), _log_comb(b, M)), c(_log_comb(a - 1, M - 1), _log_comb(b, M)), c(_log_comb(a, M), _log_comb(b - 1, M - 1)))
+    return (c(_log_comb(a, M), _log_comb(b, M)), c(_log_comb(a - 1, M - 1), _log_comb(b, M)),
+            c(_log_comb(a, M), _log_comb(b - 1, M - 1)))
 
 # %% ../nbs/04_median.ipynb #04ebd55c
 def median_weights(g: Tensor, # values, the samples along `dim`
                    k: int, # the odd subset size
                    dim: int = -1, # the sample dimension
                   ) -> Tensor:
-    "q_i: the probability that sample i is the median of a random k-subset (Eq. 113), ties split evenly; same shape as `g`."
+    """q_i: the probability that sample i is the median of a random k-subset (Eq. 113), ties split evenly; same shape as
+    `g`."""
     g = g.movedim(dim, -1)
     s = g.shape[-1]
     k = _check_k(k, s)
     vals, order = torch.sort(g, dim=-1, stable=True)
-    q_sorted = _rank_coefficients(s, k, torch.promote_types(g.dtype, torch.float32), g.device)[0].expand_as(vals).clone()
+    q_sorted = _rank_coefficients(s, k, torch.promote_types(g.dtype, torch.float32),
+                                  g.device)[0].expand_as(vals).clone()
     new_group = torch.ones_like(vals, dtype=torch.long)
     new_group[..., 1:] = (vals[..., 1:] != vals[..., :-1]).long()
     gid = new_group.cumsum(-1) - 1                                              # group of equal values, per row
@@ -77,7 +84,8 @@ def smooth_median(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
                   x: Tensor, # the points (*batch, n)
                   k: int, # the odd number of evaluations whose median is smoothed, 1 ≤ k < n_samples
                   *,
-                  covariate='fx', # 'none', 'fx' or a tensor: a constant shift c, median(g − c) + c ('loo' is undefined here)
+                  # 'none', 'fx' or a tensor: a constant shift c, median(g − c) + c ('loo' is undefined here)
+                  covariate='fx',
                   **kwargs) -> Tensor:
     "Unbiased estimate of E[median of f over k perturbed copies of x] (per output), differentiable wrt `x` and `scale`."
     if isinstance(covariate, str) and covariate.strip().lower() == 'loo':
@@ -87,13 +95,17 @@ def smooth_median(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
     k = _check_k(k, check_count(kwargs.get('n_samples', 1024), 'n_samples'))   # before any noise is drawn
     s = setup(f, x, covariate=covariate, **kwargs)
     check_finite, nb, xd, L = kwargs.get('check_finite', True), s.nb, s.x.detach(), s.scale.value.detach()
-    y = evaluate(f, xd[..., None, :] + (s.eps @ L.mT if s.scale.matrix else L * s.eps), nb, s.chunk_size, check_finite, s.evaluator)
-    c = None                                   # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
+    y = evaluate(f, xd[..., None, :] + (s.eps @ L.mT if s.scale.matrix else L * s.eps), nb, s.chunk_size, check_finite,
+                 s.evaluator)
+    # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
+    c = None
     if isinstance(s.cov, Tensor):
         try: c = s.cov.to(y).expand((*s.batch, *y.shape[nb + 1:])).unsqueeze(nb)
-        except RuntimeError: raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
-                                              f"{(*s.batch, *y.shape[nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
+        except RuntimeError:
+            raise ValueError(f"a tensor `covariate` must broadcast to the output shape (*batch, *out) = "
+                             f"{(*s.batch, *y.shape[nb + 1:])}; got shape {tuple(s.cov.shape)}") from None
     elif s.cov == 'fx': c = evaluate(f, xd.expand(*s.batch, s.n)[..., None, :], nb, None, check_finite, s.evaluator)
     value, omega = _effective_values(y if c is None else y - c, k, nb)
     if c is not None: value = value + c.squeeze(nb)
-    return SmoothFn.apply(x, s.scale.value, value, omega * s.n_samples, None, s.eps, s.d.score(s.eps), s.scale.inv_t, nb, 1.0)
+    return SmoothFn.apply(x, s.scale.value, value, omega * s.n_samples, None, s.eps, s.d.score(s.eps), s.scale.inv_t,
+                          nb, 1.0)

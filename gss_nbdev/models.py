@@ -31,7 +31,8 @@ class Smoothed(nn.Module):
         if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
         o = options(**kwargs)                                     # checked now, not at the first forward
         self.f, self.dist, self.generator = f, o['dist'], generator
-        self.options = dict(**{k: o[k] for k in ('n_samples', 'sampler', 'covariate', 'antithetic', 'chunk_size', 'evaluator')},
+        self.options = dict(**{k: o[k] for k in ('n_samples', 'sampler', 'covariate', 'antithetic', 'chunk_size',
+                                                 'evaluator')},
                             estimator=check_choice(estimator, 'estimator', ESTIMATORS), mix=mix,
                             **{k: o[k] for k in ('check_finite', 'growth') if k in kwargs})
         if isinstance(scale, nn.Parameter): self.scale = scale
@@ -41,15 +42,18 @@ class Smoothed(nn.Module):
             else: self.register_buffer('scale', scale)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return smooth(self.f, x, dist=self.dist, scale=self.scale, generator=generator or self.generator, **self.options)
+        return smooth(self.f, x, dist=self.dist, scale=self.scale, generator=generator or self.generator,
+                      **self.options)
 
     def extra_repr(self):
         sc = f"γ={self.scale.item():.4g}" if self.scale.ndim == 0 else f"L of shape {tuple(self.scale.shape)}"
-        return f"f={getattr(self.f, '__name__', type(self.f).__name__)}, dist={self.dist.name}, {sc}, " + ", ".join(f"{k}={v}" for k, v in self.options.items())
+        opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
+        return f"f={getattr(self.f, '__name__', type(self.f).__name__)}, dist={self.dist.name}, {sc}, {opts}"
 
 # %% ../nbs/03_models.ipynb #c8d11643
 def smoothed(f=None, **kwargs):
-    "Decorator: `@smoothed(dist=..., scale=..., ...)` turns a batched black box into its smoothing `x -> smooth(f, x, ...)`."
+    """Decorator: `@smoothed(dist=..., scale=..., ...)` turns a batched black box into its smoothing `x -> smooth(f, x,
+    ...)`."""
     if f is None: return functools.partial(smoothed, **kwargs)
     if not callable(f): raise TypeError(f"`smoothed` decorates a callable, got {type(f).__name__}")
     mod = Smoothed(f, **kwargs)

@@ -16,7 +16,8 @@ __all__ = ['SAMPLERS', 'cartesian_k', 'sample_uniform', 'sample_noise']
 
 # %% ../nbs/01_sampling.ipynb #fb15c915
 SAMPLERS = ('mc', 'qmc-latin', 'rqmc-latin', 'qmc-cartesian', 'rqmc-cartesian', 'rqmc-sobol')
-"The noise samplers: plain Monte Carlo, Latin hypercube (centred / randomised), Cartesian grid (centred / randomised), and digitally shifted Sobol."
+"""The noise samplers: plain Monte Carlo, Latin hypercube (centred / randomised), Cartesian grid (centred /
+randomised), and digitally shifted Sobol."""
 
 def _check_sampler(sampler) -> str: return check_choice(sampler, 'sampler', SAMPLERS)
 
@@ -24,7 +25,8 @@ def _check_sampler(sampler) -> str: return check_choice(sampler, 'sampler', SAMP
 def _check_batch_shape(batch_shape) -> tuple:
     if isinstance(batch_shape, int) and not isinstance(batch_shape, bool): batch_shape = (batch_shape,)
     try: shape = tuple(check_count(b, 'batch_shape', 0) for b in batch_shape)
-    except TypeError: raise TypeError(f"`batch_shape` must be a tuple of non-negative integers, got {batch_shape!r}") from None
+    except TypeError:
+        raise TypeError(f"`batch_shape` must be a tuple of non-negative integers, got {batch_shape!r}") from None
     return shape
 
 # %% ../nbs/01_sampling.ipynb #8236443c
@@ -38,7 +40,8 @@ def cartesian_k(n_samples: int, # the number of grid points asked for
         if c >= 1 and c ** dim == n_samples: return c
     lo = max(c for c in range(1, k + 2) if c ** dim <= n_samples)
     raise ValueError(f"Cartesian samplers need `n_samples` = k**{dim} (one point per cell of a k×…×k grid in {dim} "
-                     f"dimensions); got {n_samples}. Nearest valid counts: {lo ** dim} (k={lo}) and {(lo + 1) ** dim} (k={lo + 1}).")
+                     f"dimensions); got {n_samples}. Nearest valid counts: {lo ** dim} (k={lo}) and {(lo + 1) ** dim} "
+                     f"(k={lo + 1}).")
 
 # %% ../nbs/01_sampling.ipynb #780d4c65
 @lru_cache(maxsize=32)
@@ -63,9 +66,11 @@ def _units(n: int) -> Tensor:
 
 # %% ../nbs/01_sampling.ipynb #1fea4eca
 def _latin_cells(s: int, k: int, batch_shape: tuple, generator, device, dtype) -> Tensor:
-    "Strata π_{b,d}(i) = (a_{b,d} σ_d(i) + c_{b,d}) mod s: σ_d shared by the batch, a, c per element; (*batch, s, k) in `dtype`."
+    """Strata π_{b,d}(i) = (a_{b,d} σ_d(i) + c_{b,d}) mod s: σ_d shared by the batch, a, c per element; (*batch, s, k)
+    in `dtype`."""
     exact = dtype if s * s * torch.finfo(dtype).eps < 1 else torch.float64    # a σ + c < s² must be an exact integer
-    sigma = torch.rand((k, s), generator=generator, device=device).argsort(-1).T.to(exact)       # (s, k): σ_d in column d
+    # (s, k): σ_d in column d
+    sigma = torch.rand((k, s), generator=generator, device=device).argsort(-1).T.to(exact)
     units = _units(s).to(device)
     a = units[torch.randint(len(units), (*batch_shape, 1, k), generator=generator, device=device)].to(exact)
     c = torch.randint(s, (*batch_shape, 1, k), generator=generator, device=device).to(exact)
@@ -79,7 +84,8 @@ def _open_unit(u: Tensor, dtype) -> Tensor:
 
 # %% ../nbs/01_sampling.ipynb #a040e646
 def _finite_cast(t: Tensor, dtype) -> Tensor:
-    "`t` cast to `dtype` with values beyond its range clamped to its largest finite number (a float16 Cauchy draw of 1e5)."
+    """`t` cast to `dtype` with values beyond its range clamped to its largest finite number (a float16 Cauchy draw of
+    1e5)."""
     if t.dtype == dtype: return t
     big = torch.finfo(dtype).max
     return t.clamp(-big, big).to(dtype)
@@ -123,7 +129,8 @@ def sample_uniform(n_samples: int, # s, points per batch element
         pts = _sobol_ints(n_samples, dim).to(device)
         shift = torch.randint(0, 2 ** 30, (*batch_shape, 1, dim), generator=generator, device=device, dtype=torch.int32)
         u = (pts ^ shift).to(wd)
-        if torch.finfo(wd).eps < 2.0 ** -30: u += torch.rand(shape, **kw)   # float32 cannot hold a 2^-30 jitter: skip it there
+        # float32 cannot hold a 2^-30 jitter: skip it there
+        if torch.finfo(wd).eps < 2.0 ** -30: u += torch.rand(shape, **kw)
         u /= 2.0 ** 30
     return _open_unit(u, dtype)
 
@@ -138,21 +145,25 @@ def sample_noise(dist, # a name of `DISTRIBUTIONS` or a `SmoothingDistribution`
                  device=None, # where to draw (default: the generator's device)
                  dtype=None, # a floating dtype (default: torch's default dtype)
                 ) -> Tensor:
-    "Noise ε of shape `(*batch_shape, n_samples, dim)` from `dist`, stratified by `sampler`, optionally in antithetic pairs."
+    """Noise ε of shape `(*batch_shape, n_samples, dim)` from `dist`, stratified by `sampler`, optionally in antithetic
+    pairs."""
     d = get_distribution(dist)
-    if not isinstance(antithetic, bool): raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")
+    if not isinstance(antithetic, bool):
+        raise TypeError(f"`antithetic` must be a bool, got {type(antithetic).__name__}")
     n_samples = check_count(n_samples, 'n_samples')
     if antithetic:
         if not d.symmetric:
-            raise ValueError(f"`antithetic=True` needs a symmetric distribution (pairs ε, −ε must both be draws of it); "
-                             f"{d.name!r} is not symmetric. Use antithetic=False, or one of "
+            raise ValueError("`antithetic=True` needs a symmetric distribution (pairs ε, −ε must both be draws of "
+                             f"it); {d.name!r} is not symmetric. Use antithetic=False, or one of "
                              f"{[n for n, c in DISTRIBUTIONS.items() if c.symmetric]}.")
-        if n_samples % 2: raise ValueError(f"`antithetic=True` needs an even `n_samples` (pairs ε, −ε), got {n_samples}")
+        if n_samples % 2:
+            raise ValueError(f"`antithetic=True` needs an even `n_samples` (pairs ε, −ε), got {n_samples}")
         _check_sampler(sampler)
         if sampler.strip().lower().replace('_', '-').endswith('cartesian'):
             try: cartesian_k(n_samples // 2, check_count(dim, 'dim'))
             except ValueError as e:
-                raise ValueError(f"with `antithetic=True` the Cartesian grid holds n_samples/2 = {n_samples // 2} points: {e}") from None
+                raise ValueError("with `antithetic=True` the Cartesian grid holds n_samples/2 = "
+                                 f"{n_samples // 2} points: {e}") from None
     m = n_samples // 2 if antithetic else n_samples
     dev, dt = _check_device(generator, device, dtype)
     wd = torch.promote_types(dt, torch.float32)    # uniforms and quantiles in ≥ float32: (0, 1) is open there
@@ -160,6 +171,7 @@ def sample_noise(dist, # a name of `DISTRIBUTIONS` or a `SmoothingDistribution`
         shape = (*_check_batch_shape(batch_shape), m, check_count(dim, 'dim'))
         eps = d.sample(shape, generator, dev, wd)
     else:
-        eps = d.icdf(sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=dev, dtype=wd), validate_args=False)
+        eps = d.icdf(sample_uniform(m, dim, sampler, batch_shape, generator=generator, device=dev, dtype=wd),
+                     validate_args=False)
     eps = _finite_cast(eps, dt)
     return torch.cat([eps, -eps], dim=-2) if antithetic else eps

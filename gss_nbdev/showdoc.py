@@ -13,7 +13,8 @@ __all__ = ['ArgTableRenderer']
 
 # %% ../nbs/99_showdoc.ipynb #c54028d2
 class ArgTableRenderer(BasicMarkdownRenderer):
-    "`show_doc`'s markdown: source link, name, the signature without comments, the docstring, then a table of the arguments."
+    """`show_doc`'s markdown: source link, name, the signature without comments, the docstring, then a table of the
+    arguments."""
     def _repr_markdown_(self):
         md = re.sub(r'(?m)^(.*?)\s+# .*$', r'\1', super()._repr_markdown_())     # the comments move into the table
         try: docs = docments(self.sym, full=True)

@@ -21,7 +21,8 @@ def smooth(f, # the black box: (*batch, s, n) -> (*batch, s, *out), called once 
            estimator: str = 'score', # 'score' (any black box), or 'pathwise' / 'mixed' (a torch-differentiable f)
            mix: float = 0.5, # the pathwise weight k of estimator='mixed'
            **kwargs) -> Tensor:
-    "Monte-Carlo estimate of E[f(x + Lε)], shape `(*batch, *out)`, differentiable wrt `x` and `scale` by the score-function estimator."
+    """Monte-Carlo estimate of E[f(x + Lε)], shape `(*batch, *out)`, differentiable wrt `x` and `scale` by the
+    score-function estimator."""
     if check_choice(estimator, 'estimator', ESTIMATORS) != 'score':   # see the probability-flow chapter
         return _pathwise(f, x, estimator, mix, **kwargs)
     d = draw(f, x, **kwargs)
@@ -31,8 +32,9 @@ def smooth(f, # the black box: (*batch, s, n) -> (*batch, s, *out), called once 
 def _pathwise(f, x, estimator: str, mix, **kwargs) -> Tensor:
     "`smooth` with estimator='pathwise' (RP) or 'mixed' (k·RP + (1−k)·LR, Eq. 51 of Parmas & Sugiyama)."
     if kwargs.get('evaluator') is not None:
-        raise ValueError(f"estimator={estimator!r} differentiates f by autograd, but an `evaluator` runs a per-sample black box "
-                         f"that has no derivative; use estimator='score' (the score-function estimator needs f's values only)")
+        raise ValueError(f"estimator={estimator!r} differentiates f by autograd, but an `evaluator` runs a per-sample "
+                         "black box that has no derivative; use estimator='score' (the score-function estimator "
+                         "needs f's values only)")
     if estimator == 'mixed' and (isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1):
         raise ValueError(f"`mix` is the RP weight k of Eq. (51) and must be a number in [0, 1], got {mix!r}")
     s = setup(f, x, **kwargs)
@@ -43,19 +45,21 @@ def _pathwise(f, x, estimator: str, mix, **kwargs) -> Tensor:
     ys = [f(zc) for zc in chunks]
     for zc, yc in zip(chunks, ys):
         if not isinstance(yc, Tensor) or tuple(yc.shape[:nb + 1]) != tuple(zc.shape[:nb + 1]):
-            raise ValueError(f"`f` must return a tensor (*batch, s, *out) starting with {tuple(zc.shape[:nb + 1])}; got "
-                             f"{tuple(yc.shape) if isinstance(yc, Tensor) else type(yc).__name__}")
+            raise ValueError(f"`f` must return a tensor (*batch, s, *out) starting with {tuple(zc.shape[:nb + 1])}; "
+                             f"got {tuple(yc.shape) if isinstance(yc, Tensor) else type(yc).__name__}")
     y = torch.cat(ys, nb) if len(ys) > 1 else ys[0]
     wants_grad = torch.is_grad_enabled() and (s.x.requires_grad or sc.value.requires_grad)
     if not y.is_floating_point() or (wants_grad and not y.requires_grad):
         raise ValueError(f"estimator={estimator!r} needs an f that autograd can differentiate, but f's output "
-                         f"{'has dtype ' + str(y.dtype) if not y.is_floating_point() else 'carries no autograd graph'}: it is a "
-                         f"black box here. Use estimator='score' (the default), which needs f's values only.")
+                         f"{'has dtype ' + str(y.dtype) if not y.is_floating_point() else 'carries no autograd graph'}"
+                         ": it is a black box here. Use estimator='score' (the default), which needs f's values only.")
     if check_finite and not bool(torch.isfinite(y.detach()).all()):
-        raise ValueError("`f` returned non-finite values on the perturbed inputs (pass check_finite=False to skip this check)")
+        raise ValueError("`f` returned non-finite values on the perturbed inputs (pass check_finite=False to skip "
+                         "this check)")
     rp = y.mean(nb)
     if estimator == 'pathwise': return rp
-    yd = y.detach()                                           # the LR part: the score-function estimator on the same values
+    # the LR part: the score-function estimator on the same values
+    yd = y.detach()
     c, alpha = covariate_offset(s, f, yd, check_finite)
     lr = SmoothFn.apply(s.x, sc.value, yd.mean(nb), yd, c, s.eps, s.d.score(s.eps), sc.inv_t, nb, alpha)
     return mix * rp + (1 - mix) * lr
@@ -67,7 +71,8 @@ def smoothed_jacobian(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
                       *,
                       return_value: bool = False, # also return the smoothed value (from the same draw)
                       **kwargs):
-    "Explicit Jacobian estimate E[(f(x+Lε) − c) (L^{-T} score(ε))^T], shape `(*batch, *out, n)` (Corollary 2, Lemma 3, Theorem 7)."
+    """Explicit Jacobian estimate E[(f(x+Lε) − c) (L^{-T} score(ε))^T], shape `(*batch, *out, n)` (Corollary 2, Lemma 3,
+    Theorem 7)."""
     d = draw(f, x, **kwargs)
     nb, s = d.nb, d.eps.shape[-2]
     with torch.no_grad():

@@ -12,11 +12,13 @@ __all__ = ['set_validate_args', 'check_finite', 'check_count', 'check_choice', '
 
 # %% ../nbs/00a_validation.ipynb #6cd24f11
 class set_validate_args:
-    "Check that inputs such as `x` and `loc` are finite (the default), or skip it: `set_validate_args(False)` or `with set_validate_args(False):`."
+    """Check that inputs such as `x` and `loc` are finite (the default), or skip it: `set_validate_args(False)` or `with
+    set_validate_args(False):`."""
     enabled: bool = True
     def __init__(self,
                  value: bool): # the new setting, kept until it is set again (or until the `with` block ends)
-        if not isinstance(value, bool): raise TypeError(f"`value` must be True or False, got {type(value).__name__} {value!r}")
+        if not isinstance(value, bool):
+            raise TypeError(f"`value` must be True or False, got {type(value).__name__} {value!r}")
         self.prev, set_validate_args.enabled = set_validate_args.enabled, value
     def __enter__(self): return self
     def __exit__(self, *exc): set_validate_args.enabled = self.prev
@@ -29,8 +31,8 @@ def check_finite(t: Tensor, # the tensor to check
     if not set_validate_args.enabled or bool(torch.isfinite(t).all()): return
     bad = ~torch.isfinite(t)
     raise ValueError(f"`{name}` must be finite, got {int(t.isnan().sum())} NaN and {int(t.isinf().sum())} ±inf among "
-                     f"{t.numel()} entries (the first at index {tuple(bad.nonzero()[0].tolist())}); smoothing at a non-finite "
-                     f"point has no meaning (skip this check with set_validate_args(False))")
+                     f"{t.numel()} entries (the first at index {tuple(bad.nonzero()[0].tolist())}); smoothing at a "
+                     "non-finite point has no meaning (skip this check with set_validate_args(False))")
 
 # %% ../nbs/00a_validation.ipynb #57adde09
 def check_count(v, # a count: a python int, or a 0-d integer tensor
@@ -38,7 +40,9 @@ def check_count(v, # a count: a python int, or a 0-d integer tensor
                 minimum: int = 1, # the smallest count accepted
                ) -> int:
     "`v` as a python int ≥ `minimum`; bools and floats are refused."
-    if isinstance(v, bool) or not isinstance(v, (int, torch.SymInt)) and not (isinstance(v, Tensor) and v.ndim == 0 and not v.is_floating_point()):
+    if isinstance(v, bool) or not isinstance(v,
+                                             (int, torch.SymInt)) and not (isinstance(v, Tensor) and v.ndim == 0
+                                                                           and not v.is_floating_point()):
         if type(v).__module__ != 'numpy' or not hasattr(v, '__index__'):
             raise TypeError(f"`{name}` must be an integer, got {type(v).__name__} {v!r}")
     v = int(v)
@@ -51,7 +55,8 @@ def check_choice(value, # what came: a name, compared case- and '_'/'-'-insensit
                  choices, # the accepted names
                 ) -> str:
     "The canonical spelling of `value` among `choices`; a TypeError for a non-string, a ValueError listing the choices."
-    if not isinstance(value, str): raise TypeError(f"`{name}` must be a string, one of {list(choices)}; got {type(value).__name__}")
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be a string, one of {list(choices)}; got {type(value).__name__}")
     key = value.strip().lower().replace('_', '-')
     for c in choices:
         if key == c.replace('_', '-'): return c
@@ -62,15 +67,17 @@ def check_points(x, # the points: a floating tensor of shape (*batch, n)
                  name: str = 'x', # its argument name, for the message
                 ) -> Tensor:
     "`x` if it is a finite floating tensor of shape `(*batch, n)` with n ≥ 1 (finiteness as `set_validate_args` says)."
-    if not isinstance(x, Tensor): raise TypeError(f"`{name}` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
     if not x.is_floating_point(): raise TypeError(f"`{name}` must be a floating-point tensor, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[-1] == 0:
-        raise ValueError(f"`{name}` must have shape (*batch, n) with n ≥ 1, got shape {tuple(x.shape)} (use {name}[..., None] for n = 1)")
+        raise ValueError(f"`{name}` must have shape (*batch, n) with n ≥ 1, got shape {tuple(x.shape)} (use "
+                         f"{name}[..., None] for n = 1)")
     check_finite(x.detach(), name)
     return x
 
 # %% ../nbs/00a_validation.ipynb #9aa86366
-def check_device(device=None, # 'cpu', 'cuda', 'cuda:1', a torch.device, or None for the generator's or torch's default device
+def check_device(device=None, # 'cpu', 'cuda', 'cuda:1', a torch.device, or None: the generator's or torch's default
                  generator: torch.Generator | None = None, # a generator that must live on that device
                 ) -> torch.device:
     "The `torch.device` meant by `device`, checked: it exists here, and `generator` lives on it."
@@ -81,9 +88,10 @@ def check_device(device=None, # 'cpu', 'cuda', 'cuda:1', a torch.device, or None
         try: dev = torch.device(device)
         except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"device {str(dev)!r} (--device cuda) was asked for, but CUDA is not available on this machine "
-                         f"(torch.cuda.is_available() is False); use 'cpu'")
-    if dev.type not in ('cpu', 'cuda', 'mps', 'meta', 'xpu'): raise ValueError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
+        raise ValueError(f"device {str(dev)!r} (--device cuda) was asked for, but CUDA is not available on this "
+                         "machine (torch.cuda.is_available() is False); use 'cpu'")
+    if dev.type not in ('cpu', 'cuda', 'mps', 'meta', 'xpu'):
+        raise ValueError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
     if generator is not None and generator.device.type != dev.type:
         raise ValueError(f"`generator` lives on {generator.device} but `device` is {dev}; "
                          f"create it with torch.Generator(device='{dev.type}')")

@@ -16,7 +16,8 @@ __all__ = ['grid_distances', 'shortest_path', 'dijkstra_grid', 'scipy_grid_cost'
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))   # tie-break order ↖ ↑ ↗ ← → ↙ ↓ ↘
 
 def _distances_batch_last(c: Tensor, D: Tensor | None = None, rounds_left: int | None = None) -> Tensor:
-    "Distances for costs laid out batch-last, c: (H, W, B); returns the padded distance table (H+2, W+2, B), +inf border."
+    """Distances for costs laid out batch-last, c: (H, W, B); returns the padded distance table (H+2, W+2, B), +inf
+    border."""
     H, W, B = c.shape
     if D is None:
         D = torch.full((H + 2, W + 2, B), float('inf'), dtype=c.dtype, device=c.device)
@@ -36,7 +37,8 @@ def _distances_batch_last(c: Tensor, D: Tensor | None = None, rounds_left: int |
                 row = D[i + 1, 1:-1]; row_changed |= row_tmp < row; torch.minimum(row, row_tmp, out=row)
         for order, off in ((range(1, W), 0), (range(W - 2, -1, -1), 2)):       # sweeps right, then left
             for j in order:
-                src = D[:, j + off]                                             # the padded column left / right: (H+2, B)
+                # the padded column left / right: (H+2, B)
+                src = D[:, j + off]
                 torch.minimum(src[:-2], src[1:-1], out=col_tmp); torch.minimum(col_tmp, src[2:], out=col_tmp)
                 col_tmp.add_(c[:, j])
                 col = D[1:-1, j + 1]; col_changed |= col_tmp < col; torch.minimum(col, col_tmp, out=col)
@@ -60,17 +62,22 @@ def grid_distances(costs: Tensor, # vertex costs (*batch, H, W), at least the fl
 def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
                  ) -> Tensor:
-    "0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs are clamped to ≥ `min_cost` first."
-    if not isinstance(costs, Tensor): raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
-    if costs.ndim < 2 or min(costs.shape[-2:]) < 1: raise ValueError(f"`costs` must have shape (*batch, H, W) with H, W ≥ 1, got {tuple(costs.shape)}")
+    """0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs
+    are clamped to ≥ `min_cost` first."""
+    if not isinstance(costs, Tensor):
+        raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
+    if costs.ndim < 2 or min(costs.shape[-2:]) < 1:
+        raise ValueError(f"`costs` must have shape (*batch, H, W) with H, W ≥ 1, got {tuple(costs.shape)}")
     if not costs.is_floating_point(): costs = costs.to(torch.get_default_dtype())
     if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)):
         raise TypeError(f"`min_cost` must be a positive number, got {type(min_cost).__name__} {min_cost!r}")
-    if not (math.isfinite(min_cost) and min_cost > 0): raise ValueError(f"`min_cost` must be a positive number, got {min_cost!r}")
+    if not (math.isfinite(min_cost) and min_cost > 0):
+        raise ValueError(f"`min_cost` must be a positive number, got {min_cost!r}")
     batch, (H, W) = costs.shape[:-2], costs.shape[-2:]
     if not bool(torch.isfinite(costs).all()):     # an inf cell would be walked through at finite cost by the sweeps
-        raise ValueError(f"`costs` must be finite, got {int(costs.isnan().sum())} NaN and {int(costs.isinf().sum())} ±inf "
-                         f"cells; to forbid a cell give it a large finite cost (larger than any path through other cells)")
+        raise ValueError(f"`costs` must be finite, got {int(costs.isnan().sum())} NaN and {int(costs.isinf().sum())} "
+                         "±inf cells; to forbid a cell give it a large finite cost (larger than any path through "
+                         "other cells)")
     flat = costs.reshape(-1, H, W)
     B = flat.shape[0]
     c = torch.empty((H, W, B), dtype=costs.dtype, device=costs.device)
@@ -101,7 +108,8 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
 def dijkstra_grid(costs, # one map (H, W): a tensor or array
                   min_cost: float = 1e-3, # the same floor as `shortest_path`
                  ):
-    "Reference: heap-based Dijkstra on one (H, W) map (a list of lists or array); returns (cost, path as a list of (i, j))."
+    """Reference: heap-based Dijkstra on one (H, W) map (a list of lists or array); returns (cost, path as a list of (i,
+    j))."""
     H, W = len(costs), len(costs[0])
     c = [[max(float(costs[i][j]), min_cost) for j in range(W)] for i in range(H)]
     dist = {(0, 0): c[0][0]}; prev = {}

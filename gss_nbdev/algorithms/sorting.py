@@ -12,7 +12,8 @@ __all__ = ['sort_permutation', 'ranks']
 
 # %% ../../nbs/10_sorting.ipynb #32d53f62
 def _check_vec(x, name='x') -> Tensor:
-    if not isinstance(x, Tensor): raise TypeError(f"`{name}` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
     if x.ndim == 0: raise ValueError(f"`{name}` must have shape (*batch, n), got a 0-d tensor")
     if x.is_complex(): raise TypeError(f"`{name}` must be real, got dtype {x.dtype}")
     return x
@@ -21,9 +22,11 @@ def _check_vec(x, name='x') -> Tensor:
 def sort_permutation(x: Tensor, # the values (*batch, n)
                      descending: bool = False, # sort largest first
                     ) -> Tensor:
-    "The 0/1 permutation matrix P with P @ x sorted (ascending by default), shape `(*batch, n, n)`, dtype of `x` (float) or float32."
+    """The 0/1 permutation matrix P with P @ x sorted (ascending by default), shape `(*batch, n, n)`, dtype of `x`
+    (float) or float32."""
     x = _check_vec(x)
-    idx = torch.sort(x, dim=-1, descending=descending, stable=True).indices              # (*batch, n): j sorted into row i
+    # (*batch, n): j sorted into row i
+    idx = torch.sort(x, dim=-1, descending=descending, stable=True).indices
     dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
     P = torch.zeros(*x.shape, x.shape[-1], dtype=dtype, device=x.device)
     return P.scatter_(-1, idx[..., None], 1.0)

@@ -29,7 +29,8 @@ class FlowConfig(ExperimentConfig):
 PRESETS = {'quick': FlowConfig(),
            'paper': FlowConfig(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), depths=(2, 5, 10, 15, 20),
                                samples=1_000_000, quad_points=4_000_001)}
-"`quick` runs in seconds on a CPU; `paper` is the full grid at 10⁶ samples per cell (there is no paper table: this is ours)."
+"""`quick` runs in seconds on a CPU; `paper` is the full grid at 10⁶ samples per cell (there is no paper table: this
+is ours)."""
 
 LOC = 0.3
 ESTIMATOR_KW = {'LR': dict(flow='lr'), 'LR + LOO mean': dict(flow='lr', baseline='loo'),
@@ -38,7 +39,8 @@ ESTIMATOR_KW = {'LR': dict(flow='lr'), 'LR + LOO mean': dict(flow='lr', baseline
 "The estimators compared, as `flow_gradient` keywords (None: `l_gradient` with c = φ(m))."
 @dataclass
 class FlowRow:
-    "One row of flow_variance.csv: an estimator's mean, per-sample std and bias (in standard errors) against the reference."
+    """One row of flow_variance.csv: an estimator's mean, per-sample std and bias (in standard errors) against the
+    reference."""
     phi: str; sigma: float; estimator: str; samples: int; mean: float; reference: float; std: float; bias_se: float
 
 # %% ../../nbs/22_flow_variance.ipynb #f30d13fd
@@ -97,7 +99,9 @@ def markdown_table(rows, phi: str) -> str:
              '| estimator | ' + ' | '.join(f'σ={s:g}' for s in sig) + ' |', '|---|' + '---:|' * len(sig)]
     for e in ESTIMATOR_KW:
         vals = [cell.get((e, s)) for s in sig]
-        lines.append(f'| {e} | ' + ' | '.join('' if v is None else f"{v['std']:.3g}{'†' if abs(v['bias_se']) > 5 else ''}" for v in vals) + ' |')
+        lines.append(f'| {e} | '
+                     + ' | '.join('' if v is None
+                                  else f"{v['std']:.3g}{'†' if abs(v['bias_se']) > 5 else ''}" for v in vals) + ' |')
     return '\n'.join(lines) + '\n'
 
 # %% ../../nbs/22_flow_variance.ipynb #97fcf660
@@ -110,17 +114,21 @@ def figure(rows, path):
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4 * (len(panels) + 1), 3.4))
     for ax, p in zip(axes, panels):
         for e in ESTIMATOR_KW:
-            pts = sorted((r['sigma'], r['std'], abs(r['bias_se']) > 5) for r in rows if r['phi'] == p and r['estimator'] == e and r['std'] > 0)
+            pts = sorted((r['sigma'], r['std'], abs(r['bias_se']) > 5) for r in rows if r['phi'] == p
+                         and r['estimator'] == e and r['std'] > 0)
             if not pts: continue                                          # RP on the step is exactly 0: nothing to draw
             xs, ys = [q[0] for q in pts], [q[1] for q in pts]
             line, = ax.plot(xs, ys, '-', lw=1, label=e)
-            ax.scatter(xs, ys, s=18, facecolors=['none' if q[2] else line.get_color() for q in pts], edgecolors=line.get_color())
+            ax.scatter(xs, ys, s=18, facecolors=['none' if q[2] else line.get_color() for q in pts],
+                       edgecolors=line.get_color())
         zero = any(r['phi'] == p and r['std'] == 0 for r in rows)
-        ax.set(xscale='log', yscale='log', xlabel='σ', title=p + (' (RP ≡ 0, not drawn)' if zero else '')); ax.grid(alpha=0.3)
+        ax.set(xscale='log', yscale='log', xlabel='σ',
+               title=p + (' (RP ≡ 0, not drawn)' if zero else '')); ax.grid(alpha=0.3)
     axes[0].set_ylabel('per-sample std (hollow: biased)')
     sig = sorted({r['sigma'] for r in rows}); s0 = min(sig, key=lambda s: abs(s - 0.3))
     for e in ESTIMATOR_KW:
-        pts = sorted((int(r['phi'].split('-')[1]), r['std']) for r in rows if r['phi'].startswith('logistic-') and r['sigma'] == s0 and r['estimator'] == e)
+        pts = sorted((int(r['phi'].split('-')[1]), r['std']) for r in rows if r['phi'].startswith('logistic-')
+                     and r['sigma'] == s0 and r['estimator'] == e)
         if pts: axes[-1].plot(*zip(*pts), 'o-', ms=3, lw=1, label=e)
     axes[-1].set(yscale='log', xlabel='depth T of the logistic map', title=f'chaos, σ = {s0:g}')
     axes[-1].grid(alpha=0.3); axes[-1].legend(fontsize=7)
@@ -136,6 +144,7 @@ def _report(out: Path) -> list:
     (out / 'flow_variance.md').write_text('\n'.join(markdown_table(rows, q) for q in phis))
     return [figure(rows, out / 'flow_variance.png'), out / 'flow_variance.md']
 
-FLOW = register(Experiment('flow', 'Parmas & Sugiyama: LR vs RP vs mixtures vs the L-distribution over smoothness, chaos depth and jumps',
+FLOW = register(Experiment('flow', 'Parmas & Sugiyama: LR vs RP vs mixtures vs the L-distribution over smoothness, '
+                                   'chaos depth and jumps',
                            PRESETS, {'flow_variance.csv': FlowRow}, _tasks, _run_task, _report,
                            durations={'quick': 'about 5 s on 2 CPU cores', 'paper': 'about 80 s on 2 CPU cores'}))

@@ -32,7 +32,8 @@ def _coerce(value, typ, key: str):
     "`value` (a python value, or a string from --set) as the type `typ` of config field `key`."
     origin, args = typing.get_origin(typ), typing.get_args(typ)
     if origin in (tuple, list) or typ in (tuple, list):
-        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).strip('[]()').split(',') if v.strip()]
+        listed = isinstance(value, (list, tuple))
+        items = value if listed else [v for v in str(value).strip('[]()').split(',') if v.strip()]
         inner = args[0] if args else str
         return tuple(_coerce(v, inner, key) for v in items)
     if isinstance(value, str) and typ is not str:
@@ -47,7 +48,8 @@ def _coerce(value, typ, key: str):
 def configure(preset: ExperimentConfig, # a preset of an experiment
               overrides: dict | None = None, # key -> value (python values, or strings as --set KEY=VALUE gives them)
              ) -> ExperimentConfig:
-    "A copy of `preset` with `overrides` applied, each value checked against its field's type; unknown keys are refused."
+    """A copy of `preset` with `overrides` applied, each value checked against its field's type; unknown keys are
+    refused."""
     hints = typing.get_type_hints(type(preset))
     bad = sorted(set(overrides or {}) - set(hints))
     if bad: raise ValueError(f"unknown config key(s) {bad} for {type(preset).__name__}; valid keys are {sorted(hints)}")
@@ -64,7 +66,8 @@ class Task:
 # %% ../../nbs/20_harness.ipynb #7466a548
 @dataclass
 class Experiment:
-    "An experiment the harness can run: presets, how a config expands into tasks, how one task runs, how the report is made."
+    """An experiment the harness can run: presets, how a config expands into tasks, how one task runs, how the report is
+    made."""
     name: str
     description: str
     presets: dict                                   # 'quick' / 'paper' -> an ExperimentConfig instance
@@ -94,7 +97,8 @@ def register(exp: Experiment, # the experiment to add
         raise ValueError(f"experiment {exp.name!r} must have 'quick' and 'paper' presets, got {sorted(exp.presets)}")
     for scale, cfg in exp.presets.items():
         if not (dataclasses.is_dataclass(cfg) and isinstance(cfg, ExperimentConfig)):
-            raise TypeError(f"preset {scale!r} of {exp.name!r} must be an ExperimentConfig dataclass instance, got {type(cfg).__name__}")
+            raise TypeError(f"preset {scale!r} of {exp.name!r} must be an ExperimentConfig dataclass instance, got "
+                            f"{type(cfg).__name__}")
     for name, row in exp.columns.items():
         if not (isinstance(row, type) and dataclasses.is_dataclass(row)):
             raise TypeError(f"columns[{name!r}] of {exp.name!r} must be a row dataclass, got {row!r}")
@@ -110,13 +114,15 @@ def _done_keys(path: Path, key_cols: list) -> set:
 
 # %% ../../nbs/20_harness.ipynb #3f8b6d36
 def _append_rows(path: Path, row_type, rows: list) -> None:
-    "Append `rows` (instances of the dataclass `row_type`) to the CSV at `path`, numbers as numbers; one write, flushed."
+    """Append `rows` (instances of the dataclass `row_type`) to the CSV at `path`, numbers as numbers; one write,
+    flushed."""
     columns = [f.name for f in dataclasses.fields(row_type)]
     new = not path.exists()
     with path.open('a', newline='') as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction='raise')
         if new: w.writeheader()
-        w.writerows(dataclasses.asdict(r) if dataclasses.is_dataclass(r) else {c: r.get(c, '') for c in columns} for r in rows)
+        w.writerows(dataclasses.asdict(r) if dataclasses.is_dataclass(r)
+                    else {c: r.get(c, '') for c in columns} for r in rows)
         fh.flush()
 
 # %% ../../nbs/20_harness.ipynb #8966d306
@@ -147,7 +153,8 @@ def _record(out: Path, names) -> None:
 # %% ../../nbs/20_harness.ipynb #f17c16b2
 def _check_out(out) -> Path:
     "`out` as a Path; a ValueError when it names an existing file."
-    if not isinstance(out, (str, Path)): raise TypeError(f"`out` (--out) must be a folder path, got {type(out).__name__}")
+    if not isinstance(out, (str, Path)):
+        raise TypeError(f"`out` (--out) must be a folder path, got {type(out).__name__}")
     out = Path(out)
     if out.exists() and not out.is_dir(): raise ValueError(f"`out` (--out) {str(out)!r} is a file, not a folder")
     return out
@@ -165,20 +172,21 @@ def _protected(out: Path) -> str | None:
 # %% ../../nbs/20_harness.ipynb #63af9b21
 def clear_run(out, # a folder a run of this harness wrote
              ) -> list:
-    "Delete the files that a run of this harness wrote in `out`, as its manifest lists them, and nothing else; returns them."
+    """Delete the files that a run of this harness wrote in `out`, as its manifest lists them, and nothing else; returns
+    them."""
     out = _check_out(out)
     if not out.exists(): return []
     why = _protected(out)
     if why: raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: {why}; nothing was deleted")
     if not (out / RUN_MANIFEST).exists():
-        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it has no {RUN_MANIFEST}, so it was not made by "
-                         f"`gss reproduce`; nothing was deleted. Choose another --out, or empty it yourself")
+        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it has no {RUN_MANIFEST}, so it was not made "
+                         "by `gss reproduce`; nothing was deleted. Choose another --out, or empty it yourself")
     ours = set(json.loads((out / RUN_MANIFEST).read_text()).get('files', []))
     foreign = sorted(_files(out) - ours)
     if foreign:
-        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it holds {len(foreign)} file(s) that no run wrote "
-                         f"({', '.join(foreign[:5])}{', …' if len(foreign) > 5 else ''}); nothing was deleted. Move them "
-                         f"away or choose another --out")
+        raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: it holds {len(foreign)} file(s) that no run "
+                         f"wrote ({', '.join(foreign[:5])}{', …' if len(foreign) > 5 else ''}); nothing was deleted. "
+                         "Move them away or choose another --out")
     gone = sorted(n for n in ours if (out / n).exists() or (out / n).is_symlink())
     for n in gone: (out / n).unlink()
     for d in sorted((p for p in out.rglob('*') if p.is_dir()), key=lambda p: -len(p.parts)):
@@ -201,14 +209,16 @@ def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
     if out.exists() and any(out.iterdir()):
         if force: clear_run(out)
         elif resume:
-            if not cfg_file.exists(): raise FileExistsError(f"{out} has no config.json: it is not a run of this harness; refusing to resume into it")
+            if not cfg_file.exists():
+                raise FileExistsError(f"{out} has no config.json: it is not a run of this harness; refusing to resume "
+                                      "into it")
             old = json.loads(cfg_file.read_text())
             if {k: old.get(k) for k in meta} != json.loads(json.dumps(meta, default=str)):
                 raise ValueError(f"cannot resume {out}: it was run with {json.dumps({k: old.get(k) for k in meta})}, "
                                  f"not {json.dumps(meta, default=str)}; use another --out, or --force to rerun")
         else:
-            raise FileExistsError(f"output folder {out} already holds results; pass --resume to continue it or --force to "
-                                  f"delete and rerun (nothing was changed)")
+            raise FileExistsError(f"output folder {out} already holds results; pass --resume to continue it or "
+                                  "--force to delete and rerun (nothing was changed)")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise ValueError(f"`out` (--out) {str(out)!r} cannot be created: {e.strerror or e}") from None
 
@@ -221,7 +231,8 @@ def _todo(exp: Experiment, tasks: list, out: Path) -> list:
 
 # %% ../../nbs/20_harness.ipynb #6b757cb2
 def reproduce(name: str, # the experiment: one of `experiments()`
-              scale: str = 'quick', # a preset of the experiment: 'quick' (minutes on a laptop) or 'paper' (the paper's settings)
+              # a preset of the experiment: 'quick' (minutes on a laptop) or 'paper' (the paper's settings)
+              scale: str = 'quick',
               out=None, # output folder (default runs/NAME-SCALE)
               device='cpu', # cpu or cuda
               seed: int = 0, # seed of inputs and noise
@@ -230,12 +241,15 @@ def reproduce(name: str, # the experiment: one of `experiments()`
               progress: bool = True, # show a progress bar
               overrides: dict | None = None, # config keys to change: {key: value}, as `--set KEY=VALUE`
              ) -> Path:
-    "Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables; returns `out`."
+    """Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables;
+    returns `out`."""
     if name not in EXPERIMENTS: experiments()
     if name not in EXPERIMENTS: raise ValueError(f"unknown experiment {name!r}; available: {sorted(EXPERIMENTS)}")
     exp = EXPERIMENTS[name]
-    if scale not in exp.presets: raise ValueError(f"unknown scale {scale!r} for {name!r}; available: {sorted(exp.presets)}")
-    if resume and force: raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
+    if scale not in exp.presets:
+        raise ValueError(f"unknown scale {scale!r} for {name!r}; available: {sorted(exp.presets)}")
+    if resume and force:
+        raise ValueError("--resume and --force contradict each other: resume keeps the results, force deletes them")
     dev = check_device(device)
     cfg = configure(exp.presets[scale], overrides)
     out = _check_out(out if out is not None else f'runs/{name}-{scale}')
@@ -243,7 +257,8 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     _prepare_out(out, meta, resume, force)
     before = _files(out)
     _record(out, ['config.json', *exp.columns])       # before anything is written: a killed run is still recognised
-    (out / 'config.json').write_text(json.dumps({**meta, 'torch': torch.__version__, 'python': platform.python_version(),
+    (out / 'config.json').write_text(json.dumps({**meta, 'torch': torch.__version__,
+                                                 'python': platform.python_version(),
                                                  'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
     ctx = Context(dev, seed, progress)
     try:

@@ -40,7 +40,8 @@ class VarianceConfig(ExperimentConfig):
 PRESETS = {'quick': VarianceConfig(),
            'paper': VarianceConfig(sorting=(3, 5, 7, 10), shortest_path=(8, 12), inputs=10, repetitions=10,
                                    oracle_samples=2 ** 16, oracle_batches=16)}
-"`quick`: sorting n ∈ {3, 5} and 8×8 paths, 64 estimates per variant (about a minute on 2 CPU cores). `paper`: the paper's sizes, 100 estimates per variant."
+"""`quick`: sorting n ∈ {3, 5} and 8×8 paths, 64 estimates per variant (about a minute on 2 CPU cores). `paper`: the
+paper's sizes, 100 estimates per variant."""
 
 @dataclass
 class VarianceRow:
@@ -81,7 +82,8 @@ def variants(task: str, size: int, dist: str, n_samples: int = 1024):
 
 # %% ../../nbs/21_variance.ipynb #c557e518
 def oracle(f, x, dist, gamma, samples, batches, seed, device):
-    "Mean of `batches` independent rqmc-sobol/fx Jacobian estimates per input, and the Frobenius norm of its standard error."
+    """Mean of `batches` independent rqmc-sobol/fx Jacobian estimates per input, and the Frobenius norm of its standard
+    error."""
     g = torch.Generator(device=device).manual_seed(seed)
     js = torch.stack([smoothed_jacobian(f, x, dist=dist, scale=gamma, n_samples=samples, sampler='rqmc-sobol',
                                         covariate='fx', generator=g) for _ in range(batches)])    # (K, I, *out, n)
@@ -92,7 +94,8 @@ def oracle(f, x, dist, gamma, samples, batches, seed, device):
 def l2_errors(f, x, j_star, dist, gamma, sampler, covariate, antithetic, n_samples, reps, seed, device):
     "Frobenius distances to the oracle of `reps` independent estimates per input: (reps · I,)."
     g = torch.Generator(device=device).manual_seed(seed)
-    xr = x.repeat(reps, 1)                                                      # (reps · I, n): independent noise per row
+    # (reps · I, n): independent noise per row
+    xr = x.repeat(reps, 1)
     J = smoothed_jacobian(f, xr, dist=dist, scale=gamma, n_samples=n_samples, sampler=sampler, covariate=covariate,
                           antithetic=antithetic, generator=g)
     return (J - j_star.repeat(reps, *[1] * (j_star.ndim - 1))).flatten(1).norm(dim=-1)
@@ -113,13 +116,15 @@ def _run_task(t, cfg, ctx):
     rows = []
     for k, (smp, anti, s) in enumerate(variants(task, size, dist, cfg.n_samples)):
         for c, cov in enumerate(('none', 'fx', 'loo')):
-            e = l2_errors(f, x, j_star, dist, gamma, smp, cov, anti, s, cfg.repetitions, base + 100 * k + c + 1, ctx.device)
+            e = l2_errors(f, x, j_star, dist, gamma, smp, cov, anti, s, cfg.repetitions, base + 100 * k + c + 1,
+                          ctx.device)
             rows.append(VarianceRow(task, size, dist, smp, cov, anti, s, e.mean().item(),
                                     (e.std() / math.sqrt(e.numel())).item(), o_se.mean().item()))
     return rows
 
 # %% ../../nbs/21_variance.ipynb #a00b868e
-SAMPLER_LABELS = {'mc': 'MC', 'qmc-latin': 'QMC (latin)', 'rqmc-latin': 'RQMC (latin)', 'rqmc-cartesian': 'RQMC (cart.)'}
+SAMPLER_LABELS = {'mc': 'MC', 'qmc-latin': 'QMC (latin)', 'rqmc-latin': 'RQMC (latin)',
+                  'rqmc-cartesian': 'RQMC (cart.)'}
 COV_LABELS = {'none': 'none', 'fx': 'f(x)', 'loo': 'LOO'}
 
 def subplot_grid(rows, size, dist):
@@ -128,7 +133,8 @@ def subplot_grid(rows, size, dist):
     a = np.full((4, 6), np.nan)
     for r in rows:
         if r['size'] == size and r['distribution'] == dist:
-            a[list(SAMPLER_LABELS).index(r['sampler']), list(COV_LABELS).index(r['covariate']) + 3 * r['antithetic']] = r['l2_error']
+            col = list(COV_LABELS).index(r['covariate']) + 3 * r['antithetic']
+            a[list(SAMPLER_LABELS).index(r['sampler']), col] = r['l2_error']
     return a
 
 # %% ../../nbs/21_variance.ipynb #8742684a
@@ -138,7 +144,8 @@ def size_label(task, size):
 
 # %% ../../nbs/21_variance.ipynb #e5dd1424
 def markdown_tables(rows, task, label: str = '') -> str:
-    "One markdown table per (size, distribution), laid out like Tables 4/5, minimum and values within 1 % of it in bold."
+    """One markdown table per (size, distribution), laid out like Tables 4/5, minimum and values within 1 % of it in
+    bold."""
     import numpy as np
     out = []
     for size in sorted({r['size'] for r in rows}):
@@ -146,7 +153,8 @@ def markdown_tables(rows, task, label: str = '') -> str:
             a = subplot_grid(rows, size, dist)
             best = np.nanmin(a)
             out += [f'**{dist.capitalize()} ({size_label(task, size)})**' + (f' — {label}' if label else ''), '',
-                    '| | none | f(x) | LOO | none (antith.) | f(x) (antith.) | LOO (antith.) |', '|---|---|---|---|---|---|---|']
+                    '| | none | f(x) | LOO | none (antith.) | f(x) (antith.) | LOO (antith.) |',
+                    '|---|---|---|---|---|---|---|']
             for i, lab in enumerate(SAMPLER_LABELS.values()):
                 if np.isnan(a[i]).all(): continue
                 cells = ['—' if np.isnan(v) else (f'**{v:.4g}**' if v <= 1.01 * best else f'{v:.4g}') for v in a[i]]
@@ -161,7 +169,8 @@ def heatmaps(rows, task, path):
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
-    sizes = sorted({r['size'] for r in rows}); dists = [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d for r in rows)]
+    sizes = sorted({r['size'] for r in rows})
+    dists = [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d for r in rows)]
     fig, axs = plt.subplots(len(sizes), len(dists), figsize=(3.0 * len(dists), 2.0 * len(sizes) + 0.6), squeeze=False)
     for i, size in enumerate(sizes):
         for j, dist in enumerate(dists):
@@ -169,17 +178,20 @@ def heatmaps(rows, task, path):
             im = ax.imshow(a, cmap='viridis', aspect='auto', norm=LogNorm())          # each subplot its own log scale
             cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
             ticks = np.geomspace(np.nanmin(a), np.nanmax(a), 3)
-            cb.ax.minorticks_off(); cb.set_ticks(ticks, labels=[f'{t:.2g}' for t in ticks]); cb.ax.tick_params(labelsize=5)
+            cb.ax.minorticks_off(); cb.set_ticks(ticks,
+                                                 labels=[f'{t:.2g}' for t in ticks]); cb.ax.tick_params(labelsize=5)
             for (r, c), v in np.ndenumerate(a):
                 if not np.isnan(v):
-                    light = (np.log(v) - np.nanmin(np.log(a))) > 0.6 * (np.nanmax(np.log(a)) - np.nanmin(np.log(a)) + 1e-12)
+                    light = (np.log(v) - np.nanmin(np.log(a))) > 0.6 * (np.nanmax(np.log(a)) - np.nanmin(np.log(a))
+                                                                        + 1e-12)
                     ax.text(c, r, f'{v:.2g}', ha='center', va='center', fontsize=5.5, color='k' if light else 'w')
             ax.axvline(2.5, c='w', lw=2)
             ax.set_xticks(range(6), [*COV_LABELS.values()] * 2, fontsize=6, rotation=90)
             ax.set_yticks(range(4), list(SAMPLER_LABELS.values()) if j == 0 else [''] * 4, fontsize=6)
             if i == 0: ax.set_title(dist.capitalize(), fontsize=9)
             if j == 0: ax.set_ylabel(size_label(task, size), fontsize=9)
-    fig.suptitle(f"{'Sorting' if task == 'sorting' else 'Shortest path'}: mean ‖Ĵ − J*‖_F (darker is better; left regular, right antithetic)", fontsize=9)
+    fig.suptitle(f"{'Sorting' if task == 'sorting' else 'Shortest path'}: mean ‖Ĵ − J*‖_F (darker is "
+                 "better; left regular, right antithetic)", fontsize=9)
     fig.tight_layout(); fig.savefig(path, dpi=130); plt.close(fig)
     return path
 
@@ -191,10 +203,13 @@ def _report(out: Path) -> list:
         if not p.exists(): continue
         rows = read_rows(p, VarianceRow)
         written.append(heatmaps(rows, task, out / f'variance_{task}.png'))
-        (out / f'variance_{task}.md').write_text(markdown_tables(rows, task)); written.append(out / f'variance_{task}.md')
+        (out / f'variance_{task}.md').write_text(markdown_tables(rows,
+                                                                 task)); written.append(out / f'variance_{task}.md')
     return written
 
-VARIANCE = register(Experiment('variance', 'Section 4.1: L2 error of Jacobian estimates vs an oracle (Figures 3, 4, 11; Tables 4, 5)',
-                               PRESETS, {f'variance_{t}.csv': VarianceRow for t in ('sorting', 'shortest_path')}, _tasks, _run_task, _report,
+VARIANCE = register(Experiment('variance', 'Section 4.1: L2 error of Jacobian estimates vs an oracle (Figures 3, 4, '
+                                           '11; Tables 4, 5)',
+                               PRESETS, {f'variance_{t}.csv': VarianceRow for t in ('sorting', 'shortest_path')},
+                               _tasks, _run_task, _report,
                                durations={'quick': 'about 1 min on 2 CPU cores',
                                           'paper': 'about 1 min on an H100 GPU; 30-60 min on 2 CPU cores'}))
