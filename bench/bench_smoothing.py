@@ -3,7 +3,7 @@
     python bench/bench_smoothing.py [--device cpu|cuda] [--out bench/results]
 
 1. overhead ratio = time(smooth forward + backward) / time(f alone on the same number of perturbed inputs), the median
-   of 21 alternated pairs, for
+   of 61 alternated pairs, for
    a cheap f (hard-sort permutation matrix, batch 100, 1024 samples, n = 5) and a costly f (a per-sample iterative
    solve), for each sampler;
 2. peak memory of smooth forward + backward with 32768 samples, with and without `chunk_size`, for an f with large
@@ -71,7 +71,7 @@ def overhead(f, batch, n, s, device, sampler):
     def smooth_fb():
         out = smooth(f, x, n_samples=s, sampler=sampler, generator=gen)
         out.sum().backward()
-    tf, ts = timeit([f_alone, smooth_fb], device)
+    tf, ts = timeit([f_alone, smooth_fb], device, repeat=61)
     ratio = statistics.median(b / a for a, b in zip(tf, ts))       # paired rounds: a load spike hits both of a pair
     return dict(f=getattr(f, '__name__', 'f'), batch=batch, n=n, samples=s, sampler=sampler, t_f_ms=1e3 * statistics.median(tf),
                 t_smooth_ms=1e3 * statistics.median(ts), ratio=ratio)

@@ -259,9 +259,9 @@ def _sum_to(g: Tensor, shape) -> Tensor:
 # %% ../nbs/01a_core.ipynb #a7f833b4
 def _contract(y: Tensor, c: Tensor | None, alpha: float, g: Tensor, nb: int) -> Tensor:
     "v_i = α ⟨g, y_i − c⟩ for every sample, without forming y − c: (*batch, s)."
-    gf = g.reshape(*g.shape[:nb], -1, 1)
-    v = (y.reshape(*y.shape[:nb + 1], -1) @ gf)[..., 0]
-    if c is not None: v = v - (c.reshape(*c.shape[:nb + 1], -1) @ gf)[..., 0]
+    gr = g.reshape(*g.shape[:nb], 1, -1)                   # a row g (1, m) times yᵀ (m, s): on CPU ~6× faster than y g
+    v = (gr @ y.reshape(*y.shape[:nb + 1], -1).mT)[..., 0, :]
+    if c is not None: v = v - (gr @ c.reshape(*c.shape[:nb + 1], -1).mT)[..., 0, :]
     return v * alpha if alpha != 1 else v
 
 # %% ../nbs/01a_core.ipynb #9efcb07e

@@ -110,6 +110,11 @@ class SmoothingDistribution:
     def __repr__(self): return f"{type(self).__name__}(name={self.name!r}, symmetric={self.symmetric})"
 
 # %% ../nbs/00_distributions.ipynb #68ae930b
+def _erfinv64(u: Tensor) -> Tensor:
+    "Φ⁻¹(u) = √2·erfinv(2u−1) evaluated in float64, returned in u's dtype (2–3× faster than float32 `ndtri`)."
+    return u.double().mul_(2).sub_(1).erfinv_().mul_(math.sqrt(2)).to(u.dtype)
+
+# %% ../nbs/00_distributions.ipynb #79b4e22f
 class Gaussian(SmoothingDistribution):
     "Standard normal N(0, 1); score ε."
     name, aliases = 'gaussian', ('normal',)
@@ -120,9 +125,14 @@ class Gaussian(SmoothingDistribution):
     def _cdf(self, eps): return torch.special.ndtr(eps)
     def _icdf(self, u):
         if u.dtype == torch.float64: return torch.special.ndtri(u)
-        # below float64: √2·erfinv(2u−1) evaluated in float64 — exact to float32 resolution and 2–3× faster than float32
-        # ndtri
-        return u.double().mul_(2).sub_(1).erfinv_().mul_(math.sqrt(2)).to(u.dtype)
+        # float32 on CPU: √2·erfinv(2u−1) in float32 is within 2 ulp wherever 2u−1 keeps u's precision, |ε| ≤ 2.3
+        # (u ∈ [0.011, 0.989]); the tails beyond (2 % of the draws) are redone in float64. Elsewhere (half precision;
+        # CUDA, where picking out the tails would cost a host synchronisation) the whole array goes through float64.
+        if u.device.type != 'cpu' or u.dtype != torch.float32: return _erfinv64(u)
+        e = torch.erfinv(u.mul(2).sub_(1)).mul_(math.sqrt(2))
+        tail = e.abs() > 2.3
+        e[tail] = _erfinv64(u[tail])
+        return e
     def _score(self, eps): return eps
     def _sample(self, shape, generator, device, dtype):   # torch's normal sampler: same law as inversion, ~2× faster
         return torch.randn(shape, generator=generator, device=device, dtype=dtype or torch.get_default_dtype())
