@@ -25,6 +25,7 @@ def reqs(key): return shlex.split(cfg.get(key, '').replace('\n', ' '))
 requirements = reqs('requirements')
 dev_requirements = reqs('dev_requirements')
 dask_requirements = reqs('dask_requirements')   # optional: DaskEvaluator and process pools (`pip install gss_nbdev[dask]`)
+sorting_requirements = reqs('sorting_requirements')   # optional: the DSN baselines (`pip install gss_nbdev[sorting]`)
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 readme = here/'README.md'
@@ -44,7 +45,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dask': dask_requirements, 'dev': dask_requirements + dev_requirements},
+    extras_require={'dask': dask_requirements, 'sorting': sorting_requirements,
+                    'dev': dask_requirements + sorting_requirements + dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=long_description,

@@ -11,7 +11,7 @@ import typing
 import torch
 
 # %% auto #0
-__all__ = ['quickstart', 'main']
+__all__ = ['ALIASES', 'quickstart', 'main']
 
 # %% ../nbs/30_cli.ipynb #177fcc44
 def quickstart(seed: int = 0, # seed of the noise generator
@@ -33,6 +33,9 @@ def quickstart(seed: int = 0, # seed of the noise generator
     return dict(estimate=mean, se=se, exact=exact)
 
 # %% ../nbs/30_cli.ipynb #f4a4aa74
+ALIASES = {'data_dir': ('--mnist-dir',)}
+"Other spellings of `reproduce`'s flags: `--mnist-dir` reads as `--data-dir` (the sorting experiment's data)."
+
 def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
     "Add a flag for every option of `reproduce` to `r`: names, defaults and help come from its signature and docments."
     from fastcore.docments import docments
@@ -44,8 +47,8 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
         if hints.get(p.name) is bool: r.add_argument(flag, action='store_true', help=help_)
         elif p.name == 'scale':
             r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
-        else: r.add_argument(flag, type=int if hints.get(p.name) is int else str, default=p.default,
-                             help=help_ + ('' if p.default is None else f' (default {p.default})'))
+        else: r.add_argument(flag, *ALIASES.get(p.name, ()), type=int if hints.get(p.name) is int else str,
+                             default=p.default, help=help_ + ('' if p.default is None else f' (default {p.default})'))
     r.add_argument('--no-progress', action='store_true', help='no progress bar')
     r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in "
@@ -90,8 +93,9 @@ def main(argv=None, # the arguments (default: sys.argv[1:])
         r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
         out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress,
-                        overrides=_overrides(a.set))
-    except (ValueError, FileExistsError) as e:             # one line that names the argument; no usage dump
+                        overrides=_overrides(a.set), data_dir=a.data_dir)
+    # one line that names the argument; no usage dump
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as e:
         print(f'gss reproduce: error: {e}', file=sys.stderr); return 2
     print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]
     return 0

@@ -197,10 +197,19 @@ def clear_run(out, # a folder a run of this harness wrote
 # %% ../../nbs/20_harness.ipynb #322f1d7e
 @dataclass
 class Context:
-    "What a task sees of the run: the device, a seed, and whether to show progress."
+    "What a task sees of the run: the device, a seed, whether to show progress, the output folder and the data folder."
     device: torch.device
     seed: int
     progress: bool = True
+    out: Path | None = None       # the run's folder: tasks that write their own files (checkpoints, logs) use `file`
+    data_dir: str | None = None   # a folder of the original data files, if the user gave one (--data-dir)
+
+    def file(self, name: str) -> Path:
+        "`out / name`, its folder made and its name added to the run's manifest first, so that --force may delete it."
+        if self.out is None: raise ValueError("this Context has no output folder")
+        _record(self.out, [name])
+        (self.out / name).parent.mkdir(parents=True, exist_ok=True)
+        return self.out / name
 
 # %% ../../nbs/20_harness.ipynb #2b0505eb
 def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
@@ -240,6 +249,8 @@ def reproduce(name: str, # the experiment: one of `experiments()`
               force: bool = False, # delete the results a run wrote in `out`, and rerun
               progress: bool = True, # show a progress bar
               overrides: dict | None = None, # config keys to change: {key: value}, as `--set KEY=VALUE`
+              # a folder of the original data set (e.g. the four MNIST IDX files); None: the package-registry copy
+              data_dir=None,
              ) -> Path:
     """Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables;
     returns `out`."""
@@ -253,14 +264,18 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     dev = check_device(device)
     cfg = configure(exp.presets[scale], overrides)
     out = _check_out(out if out is not None else f'runs/{name}-{scale}')
-    meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=dataclasses.asdict(cfg))
+    if data_dir is not None and not isinstance(data_dir, (str, Path)):
+        raise TypeError(f"`data_dir` (--data-dir) must be a folder path or None, got {type(data_dir).__name__}")
+    data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+    meta = dict(experiment=name, scale=scale, seed=seed, device=dev.type, config=dataclasses.asdict(cfg),
+                data_dir=data_dir)
     _prepare_out(out, meta, resume, force)
     before = _files(out)
     _record(out, ['config.json', *exp.columns])       # before anything is written: a killed run is still recognised
     (out / 'config.json').write_text(json.dumps({**meta, 'torch': torch.__version__,
                                                  'python': platform.python_version(),
                                                  'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
-    ctx = Context(dev, seed, progress)
+    ctx = Context(dev, seed, progress, out, data_dir)
     try:
         bar = _progress(_todo(exp, exp.tasks(cfg), out), f'{name} ({scale})', progress)
         for t in bar:

