@@ -259,7 +259,9 @@ def _sum_to(g: Tensor, shape) -> Tensor:
 # %% ../nbs/01a_core.ipynb #a7f833b4
 def _contract(y: Tensor, c: Tensor | None, alpha: float, g: Tensor, nb: int) -> Tensor:
     "v_i = α ⟨g, y_i − c⟩ for every sample, without forming y − c: (*batch, s)."
-    gr = g.reshape(*g.shape[:nb], 1, -1)                   # a row g (1, m) times yᵀ (m, s): on CPU ~6× faster than y g
+    # a row g (1, m) times yᵀ (m, s): on CPU ~6× faster than y g. Contiguous: the g of `.sum().backward()` is an
+    # expanded scalar (stride 0), which batched matmul would copy once per batch element
+    gr = g.reshape(*g.shape[:nb], 1, -1).contiguous()
     v = (gr @ y.reshape(*y.shape[:nb + 1], -1).mT)[..., 0, :]
     if c is not None: v = v - (gr @ c.reshape(*c.shape[:nb + 1], -1).mT)[..., 0, :]
     return v * alpha if alpha != 1 else v
