@@ -58,6 +58,34 @@ def grid_distances(costs: Tensor, # vertex costs (*batch, H, W), at least the fl
     D = _distances_batch_last(costs.reshape(-1, H, W).permute(1, 2, 0).contiguous())
     return D[1:-1, 1:-1].permute(2, 0, 1).reshape(costs.shape)
 
+# %% ../../nbs/11_shortest_path.ipynb #f3e768dd
+def _walk_back(Dflat: Tensor, # the padded distance table (H+2, W+2, B), flattened
+               H: int, W: int, B: int) -> Tensor:
+    """The 0/1 paths, batch-first and flat `(B·H·W,)`: every map walks back from the end to its neighbour of least
+    distance, in lockstep. The cell itself is a 9th candidate, and the start's distance is set to −∞ (`Dflat` is
+    overwritten there): the start is then the strict minimum at the start and at each of its neighbours (the direct
+    step is always optimal), every other cell has a neighbour cheaper by its own cost, so the start is absorbing and
+    no map needs a mask."""
+    dev, moves = Dflat.device, list(_NEIGHBOURS) + [(0, 0)]
+    lanes = torch.arange(B, device=dev)
+    Dflat[(W + 3) * B + lanes] = float('-inf')
+    step_d = torch.tensor([(a * (W + 2) + b) * B for a, b in moves], device=dev)   # a move in the padded table
+    step_p = torch.tensor([a * W + b for a, b in moves], device=dev)               # the same move in the path
+    path = torch.zeros(B * H * W, dtype=Dflat.dtype, device=dev)
+    pos, pidx, start = (H * (W + 2) + W) * B + lanes, lanes * (H * W) + (H * W - 1), (W + 3) * B + lanes
+    path[pidx] = 1
+    for step in range(H * W):                  # no path has more than H·W cells
+        if step % 8 == 0:                      # one host sync every 8 steps: stop, or go on with the unfinished maps
+            left = pos != start
+            if not bool(left.any()): break
+            if step and 2 * int(left.sum()) < len(pos):
+                keep = left.nonzero()[:, 0]
+                pos, pidx, start = pos[keep], pidx[keep], start[keep]
+        k = Dflat[pos[None] + step_d[:, None]].min(0).indices     # the first least neighbour in the order ↖ … ↘
+        pos += step_d[k]; pidx += step_p[k]
+        path[pidx] = 1
+    return path
+
 # %% ../../nbs/11_shortest_path.ipynb #e8f7f049
 def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
@@ -83,26 +111,7 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
     c = torch.empty((H, W, B), dtype=costs.dtype, device=costs.device)
     c.copy_(flat.permute(1, 2, 0)).clamp_(min=min_cost)                                 # batch-last (H, W, B), one copy
     Dflat = _distances_batch_last(c).reshape(-1)                                        # padded (H+2, W+2, B), flat
-    lanes = torch.arange(B, device=c.device)
-    offs = torch.tensor([a * (W + 2) + b for a, b in _NEIGHBOURS], device=c.device)[:, None]       # (8, 1)
-    di = torch.tensor([d[0] for d in _NEIGHBOURS], device=c.device)
-    dj = torch.tensor([d[1] for d in _NEIGHBOURS], device=c.device)
-    path = torch.zeros(B * H * W, dtype=c.dtype, device=c.device)                     # written batch-first directly
-    i = torch.full((B,), H - 1, dtype=torch.long, device=c.device)
-    j = torch.full((B,), W - 1, dtype=torch.long, device=c.device)
-    path[lanes * (H * W) + i * W + j] = 1
-    for step in range(H * W):                  # lockstep walk back; no path has more than H·W cells
-        done = (i == 0) & (j == 0)
-        if step % 8 == 0 and bool(done.all()): break
-        cell = (i + 1) * (W + 2) + (j + 1)                                              # padded flat cell index
-        vals = Dflat[(cell[None] + offs) * B + lanes]                                   # (8, B) neighbour distances
-        best, k = vals[0], torch.zeros_like(i)
-        for n in range(1, 8):                  # running minimum: strict '<' keeps the first neighbour on ties
-            better = vals[n] < best             # (a dim-0 argmin over 8 rows is several times slower on CPU)
-            best = torch.where(better, vals[n], best); k = torch.where(better, n, k)
-        i = torch.where(done, i, i + di[k]); j = torch.where(done, j, j + dj[k])
-        path[lanes * (H * W) + i * W + j] = 1
-    return path.reshape(*batch, H, W)
+    return _walk_back(Dflat, H, W, B).reshape(*batch, H, W)
 
 # %% ../../nbs/11_shortest_path.ipynb #9277ad47
 def dijkstra_grid(costs, # one map (H, W): a tensor or array
