@@ -52,7 +52,7 @@ def train(model: nn.Module, # the model, already on its device
           next_batch: Callable, # (data generator) -> a training batch
           evaluate: Callable, # (model) -> dict of val metrics, computed under no_grad; must contain `select`
           steps: int, # optimizer steps in all
-          log: Path, # the per-step CSV (`LOG_COLUMNS`)
+          log: Path, # the per-step CSV (`LOG_COLUMNS` with the default `metrics`)
           checkpoint: Path, # where the checkpoint lives; if it exists, training resumes from it
           lr: float = 1e-3, # Adam's learning rate
           eval_every: int = 100, # evaluate on val every this many steps (and after the last)
@@ -63,6 +63,8 @@ def train(model: nn.Module, # the model, already on its device
           batch_size: int = 1, # samples per batch, for the throughput figure only
           progress: bool = True, # show a progress bar with steps/s and the val metric
           desc: str = 'train', # the progress bar's label
+          metrics: tuple = ('acc_em', 'acc_ew'), # the val metrics written to the per-step CSV, as columns `val_NAME`
+          lr_milestones: tuple = (), # steps after which the learning rate is divided by 10 (as `MultiStepLR`)
          ) -> TrainResult:
     """Adam on `loss_fn` for `steps` steps, evaluating on val and keeping the best model; resumable.
     The checkpoint holds: step, model, optimizer, the `data` and `noise` generator states, the best model with its step
@@ -81,7 +83,7 @@ def train(model: nn.Module, # the model, already on its device
     new_log = not log.exists()
     f = open(log, 'a', newline='')
     w = csv.writer(f)
-    if new_log: w.writerow(LOG_COLUMNS)
+    if new_log: w.writerow(['step', 'loss', *(f'val_{m}' for m in metrics), 'seconds'])
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -96,14 +98,15 @@ def train(model: nn.Module, # the model, already on its device
     try:
         while step < steps:
             model.train()
+            for grp in opt.param_groups: grp['lr'] = lr * 0.1 ** sum(step >= m for m in lr_milestones)
             loss = loss_fn(model, next_batch(data_gen), noise_gen)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             step += 1
-            row = [step, loss.detach(), '', '', f'{time.perf_counter() - t0:.3f}']
+            row = [step, loss.detach(), *[''] * len(metrics), f'{time.perf_counter() - t0:.3f}']
             if step % eval_every == 0 or step == steps:
                 model.eval()
                 with torch.no_grad(): val = evaluate(model)
-                row[2:4] = [f"{val.get('acc_em', '')}", f"{val.get('acc_ew', '')}"]
+                row[2:2 + len(metrics)] = [f"{val.get(m, '')}" for m in metrics]
                 if val[select] > best['val'][select]:
                     best = dict(step=step, val=val,
                                 state={k: v.detach().clone() for k, v in model.state_dict().items()})
