@@ -120,17 +120,25 @@ TINY = ['--no-progress', '--set', 'methods=gss,blackbox,uniform', '--set', 'n_sa
         '--set', 'n_train=64', '--set', 'n_val=16', '--set', 'n_test=16', '--set', 'checkpoint_every_s=0']
 
 
-@pytest.mark.parametrize('args, message', [
-    (['--set', 'methods=gss,spo'], "unknown method 'spo'"),
-    (['--set', 'distributions=normal'], "unknown distribution 'normal'"),
-    (['--set', 'smoothings=solver'], "unknown smoothing 'solver'"),
-    (['--set', 'epochs=0'], "'epochs' must be a positive integer"),
-    (['--set', 'nonsense=3'], 'unknown config key'),
+@pytest.mark.parametrize('overrides, message', [
+    (dict(methods='gss,spo'), "unknown method 'spo'"),
+    (dict(distributions='normal'), "unknown distribution 'normal'"),
+    (dict(smoothings='solver'), "unknown smoothing 'solver'"),
+    (dict(epochs=0), "'epochs' must be a positive integer"),
+    (dict(nonsense=3), 'unknown config key'),
 ])
-def test_bad_warcraft_arguments_are_one_line_errors(tmp_path, args, message):
+def test_bad_warcraft_config_is_refused_before_anything_runs(tmp_path, overrides, message):
+    from gss_nbdev.experiments.harness import reproduce
+    with pytest.raises(ValueError) as e: reproduce('warcraft', out=tmp_path / 'o', progress=False, overrides=overrides)
+    assert message in str(e.value)
+    assert not (tmp_path / 'o' / 'summary.csv').exists()
+
+
+def test_bad_warcraft_arguments_are_one_line_errors_on_the_command_line(tmp_path):
     folder = write_folder(tmp_path / '6x6')
-    r = gss('reproduce', 'warcraft', '--out', str(tmp_path / 'o'), '--warcraft-dir', str(folder), *TINY, *args)
-    assert r.returncode == 2 and message in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
+    r = gss('reproduce', 'warcraft', '--out', str(tmp_path / 'o'), '--warcraft-dir', str(folder), *TINY,
+            '--set', 'methods=gss,spo')
+    assert r.returncode == 2 and "unknown method 'spo'" in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
 
 
 def test_missing_or_broken_warcraft_dir_is_a_clear_error(tmp_path):
@@ -147,7 +155,8 @@ def _strip(path, drop=('seconds', 'maps_per_s')):
 
 def test_killed_training_resumes_to_the_same_numbers(tmp_path):
     folder = write_folder(tmp_path / '6x6')
-    args = ['--warcraft-dir', str(folder), *TINY, '--set', 'epochs=30', '--set', 'decay_epochs=10,20']
+    args = ['--warcraft-dir', str(folder), *TINY, '--set', 'methods=gss', '--set', 'epochs=16',
+            '--set', 'decay_epochs=6,12']
     ref = tmp_path / 'ref'
     r = gss('reproduce', 'warcraft', '--out', str(ref), *args)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -155,7 +164,7 @@ def test_killed_training_resumes_to_the_same_numbers(tmp_path):
     p = subprocess.Popen([*GSS, 'reproduce', 'warcraft', '--out', str(out), *args],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log, t0 = out / 'train' / 'gss-algorithm-gaussian-rqmc-latin-loo-s4-b3-seed0.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 100):
+    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 60):
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
     assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
