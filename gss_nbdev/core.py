@@ -16,8 +16,8 @@ from .finite import check_growth
 from .evaluators import as_evaluator
 
 # %% auto #0
-__all__ = ['COVARIATES', 'ESTIMATORS', 'options', 'check_covariate', 'Scale', 'check_scale', 'evaluate', 'draw_noise', 'Setup',
-           'setup', 'covariate_offset', 'Draw', 'draw', 'score_grads', 'SmoothFn']
+__all__ = ['COVARIATES', 'ESTIMATORS', 'options', 'check_covariate', 'Scale', 'check_scale', 'check_values', 'evaluate',
+           'draw_noise', 'Setup', 'setup', 'covariate_offset', 'Draw', 'draw', 'score_grads', 'SmoothFn']
 
 # %% ../nbs/01a_core.ipynb #e8164ab4
 COVARIATES = ('none', 'fx', 'loo')
@@ -120,6 +120,22 @@ def check_scale(scale, # γ or L, as `options` documents it
                          f"{cond.max().item():.3g}); smoothing with x + Lε needs L⁻¹ for the density of x + Lε")
     return Scale(scale, inv.mT)
 
+# %% ../nbs/01a_core.ipynb #2f4029fe
+def check_values(y: Tensor, # f's values (*batch, s, *out)
+                 z: Tensor, # the inputs they came from (*batch, s, n)
+                 nb: int, # the number of batch dimensions
+                 total: Tensor | None = None, # a reduction of y already at hand (its mean): finite proves y finite
+                ):
+    "Refuse non-finite values of f, naming how many and the first input; one reduction, a closer look only on failure."
+    if bool(torch.isfinite(y.sum() if total is None else total).all()): return
+    bad = (~torch.isfinite(y)).flatten(nb + 1).any(-1) if y.ndim > nb + 1 else ~torch.isfinite(y)
+    if not bool(bad.any()): return                                  # a finite y whose sum overflows: all is well
+    idx = bad.nonzero()[0].tolist()
+    raise ValueError(f"`f` returned non-finite values ({int(y.isnan().sum())} NaN, {int(y.isinf().sum())} "
+                     f"inf) for {int(bad.sum())} of {bad.numel()} perturbed inputs; the first is input index "
+                     f"{tuple(idx)} = {z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass "
+                     "check_finite=False to skip this check).")
+
 # %% ../nbs/01a_core.ipynb #3571bab3
 def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
     """Evaluate the black box on z (*batch, s, n) — in one batched call, or per sample by `evaluator` — and check its
@@ -136,14 +152,7 @@ def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
                          f"{tuple(y.shape)}")
     exact = not (y.is_floating_point() or y.is_complex())       # bool / integer outputs are always finite
     y = y.to(device=z.device, dtype=z.dtype)
-    if check_finite and not exact and not bool(torch.isfinite(y.sum())):   # one reduction; look closer only on failure
-        bad = (~torch.isfinite(y)).flatten(nb + 1).any(-1) if y.ndim > nb + 1 else ~torch.isfinite(y)
-        if bool(bad.any()):                                          # (a finite sum can overflow: then all is well)
-            idx = bad.nonzero()[0].tolist()
-            raise ValueError(f"`f` returned non-finite values ({int(y.isnan().sum())} NaN, {int(y.isinf().sum())} "
-                             f"inf) for {int(bad.sum())} of {bad.numel()} perturbed inputs; the first is input index "
-                             f"{tuple(idx)} = {z[tuple(idx)].tolist()}. Smoothing needs finite f values (pass "
-                             "check_finite=False to skip this check).")
+    if check_finite and not exact: check_values(y, z, nb)
     return y
 
 # %% ../nbs/01a_core.ipynb #e99d5407
@@ -213,6 +222,7 @@ def covariate_offset(s: Setup, # the checked call
                      f, # the black box (for the 'fx' covariate)
                      y: Tensor, # f's values on the draw, (*batch, s, *out)
                      check_finite: bool = True, # refuse non-finite values of f(x)
+                     mean: Tensor | None = None, # ȳ (*batch, 1, *out) if already computed
                     ) -> tuple:
     "The covariate as an offset c (*batch, 1, *out) and a factor α, so that the weights are α (y − c)."
     if isinstance(s.cov, Tensor):
@@ -223,16 +233,17 @@ def covariate_offset(s: Setup, # the checked call
     if s.cov == 'fx':
         return evaluate(f, s.x.detach().expand(*s.batch, s.n)[..., None, :], s.nb, None, check_finite, s.evaluator), 1.0
     # y_i − LOO_i = s/(s−1)·(y_i − ȳ)
-    if s.cov == 'loo': return y.mean(s.nb, keepdim=True), s.n_samples / (s.n_samples - 1)
+    if s.cov == 'loo': return (y.mean(s.nb, keepdim=True) if mean is None else mean), s.n_samples / (s.n_samples - 1)
     return None, 1.0
 
 # %% ../nbs/01a_core.ipynb #742692b5
 @dataclass
 class Draw:
-    """One draw: noise, its score, f's values y, and the covariate as an offset c (*batch, 1, *out) with a factor α: w =
-    α (y − c)."""
+    """One draw: noise, its score, f's values y, the covariate as an offset c (*batch, 1, *out) with a factor α (w =
+    α (y − c)), and the mean ȳ (*batch, 1, *out) when it was computed."""
     x: Tensor; scale: Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
-    def value(self): return self.c.squeeze(self.nb) if self.alpha != 1 else self.y.mean(self.nb)   # LOO's c is the mean
+    mean: Tensor | None = None
+    def value(self): return (self.y.mean(self.nb) if self.mean is None else self.mean.squeeze(self.nb))
 
 # %% ../nbs/01a_core.ipynb #e81c89f7
 @delegates(options)
@@ -244,9 +255,11 @@ def draw(f, # the black box
     check_finite = kwargs.get('check_finite', True)
     xd, L = s.x.detach()[..., None, :], s.scale.value.detach()
     z = xd + s.eps @ L.mT if s.scale.matrix else torch.addcmul(xd, s.eps, L)        # x + Lε in one pass for a scalar γ
-    y = evaluate(f, z, s.nb, s.chunk_size, check_finite, s.evaluator)
-    c, alpha = covariate_offset(s, f, y, check_finite)
-    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps, copy=False), y, c, alpha)
+    y = evaluate(f, z, s.nb, s.chunk_size, False, s.evaluator)
+    mean = y.mean(s.nb, keepdim=True)                       # the value, LOO's offset, and the finiteness check
+    if check_finite: check_values(y, z, s.nb, total=mean)
+    c, alpha = covariate_offset(s, f, y, check_finite, mean)
+    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps, copy=False), y, c, alpha, mean)
 
 # %% ../nbs/01a_core.ipynb #8a8a9199
 def _sum_to(g: Tensor, shape) -> Tensor:
