@@ -1,6 +1,6 @@
 """Build the documentation site and README.md offline, from the notebooks.
 
-    python .ci/docs.py            # execute notebooks (slow cells skipped) -> nbdev proc_nbs -> smalldocs -> _docs/
+    python .ci/docs.py [--jobs 2] # execute notebooks (slow cells skipped) -> nbdev proc_nbs -> smalldocs -> _docs/
     python .ci/docs.py readme     # write README.md from nbs/index.ipynb
     python .ci/docs.py readme --check   # exit 1 when README.md is out of date
     python .ci/docs.py execute [NB ...]  # run notebooks in place so their saved outputs are fresh (then nbdev_clean)
@@ -12,6 +12,7 @@ is vendored next to the pages so maths renders with no network.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,14 +65,41 @@ def execute_notebook(src: Path, dest: Path) -> None:
     write_nb(nb, dest)
 
 
-def executed_copy(dest: Path) -> Path:
-    "Copy nbs/ to `dest` (symlinks resolved) and execute every notebook there, each in its own process."
+TIMINGS = ROOT / '.ci' / 'notebook_seconds.json'
+
+
+def _run_one(src: Path, dest: Path, threads: int) -> float:
+    "Execute one notebook in its own process with `threads` math threads; its wall time, or CalledProcessError."
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, __file__, '_exec', str(src), str(dest)], cwd=ROOT, env=env,
+                       capture_output=True, text=True)
+    if r.returncode:
+        print(f'FAILED {src.relative_to(ROOT)}:\n{r.stdout[-4000:]}{r.stderr[-8000:]}', file=sys.stderr, flush=True)
+        raise subprocess.CalledProcessError(r.returncode, r.args)
+    return time.perf_counter() - t0
+
+
+def executed_copy(dest: Path, jobs: int = 1, save_timings: bool = False) -> Path:
+    """Copy nbs/ to `dest` (symlinks resolved) and execute every notebook there, each in its own process, `jobs` at a
+    time (each with cpu_count / jobs math threads, so that parallel notebooks do not oversubscribe the cores), the
+    longest first by the last recorded timings. Raises on the first notebook that fails, after printing its error."""
+    from concurrent.futures import ThreadPoolExecutor
     if dest.exists(): shutil.rmtree(dest)
     shutil.copytree(NBS, dest, symlinks=False, ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_*.ipynb'))
     nbs = sorted(p for p in dest.rglob('*.ipynb'))
-    for nb in nbs:
-        print(f'executing {nb.relative_to(dest)}', flush=True)
-        subprocess.run([sys.executable, __file__, '_exec', str(NBS / nb.relative_to(dest)), str(nb)], check=True, cwd=ROOT)
+    known = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    nbs.sort(key=lambda nb: -known.get(nb.relative_to(dest).as_posix(), 0.0))
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    seconds, t0 = {}, time.perf_counter()
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        futs = {nb: pool.submit(_run_one, NBS / nb.relative_to(dest), nb, threads) for nb in nbs}
+        for nb, fut in futs.items():
+            seconds[nb.relative_to(dest).as_posix()] = round(fut.result(), 1)
+    for name, sec in sorted(seconds.items(), key=lambda kv: -kv[1]): print(f'{name}: {sec:.0f} s')
+    print(f'{len(nbs)} notebooks executed in {time.perf_counter() - t0:.0f} s ({jobs} at a time, {threads} thread(s) '
+          'each)', flush=True)
+    if save_timings: TIMINGS.write_text(json.dumps(dict(sorted(seconds.items())), indent=1) + '\n')
     return dest
 
 
@@ -166,11 +195,12 @@ def local_api_links(site: Path, pages: dict) -> int:
     return n
 
 
-def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec') -> Path:
-    "Execute the notebooks, process them with nbdev, render with smalldocs, vendor KaTeX; the site lands in `out`."
+def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec', jobs: int = 1, save_timings: bool = False) -> Path:
+    """Execute the notebooks (`jobs` at a time), process them with nbdev, render with smalldocs, vendor KaTeX; the site
+    lands in `out`."""
     from fastcore.xtras import working_directory
     from nbdev.serve import proc_nbs
-    executed_copy(work)
+    executed_copy(work, jobs, save_timings)
     proc = ROOT / '_proc'
     if proc.exists(): shutil.rmtree(proc)
     with working_directory(ROOT):
@@ -227,6 +257,8 @@ def main(argv=None) -> int:
     ap.add_argument('args', nargs='*')
     ap.add_argument('--check', action='store_true', help='readme: fail when README.md is out of date')
     ap.add_argument('--out', type=Path, default=ROOT / '_docs', help='site: output folder')
+    ap.add_argument('--jobs', type=int, default=1, help='site: notebooks executed at a time')
+    ap.add_argument('--save-timings', action='store_true', help=f'site: record each notebook\'s seconds in {TIMINGS.name}')
     a = ap.parse_args(argv)
     if a.what == 'readme': return readme(a.check)
     if a.what == '_exec':
@@ -237,7 +269,7 @@ def main(argv=None) -> int:
             print(f'executing {nb.relative_to(ROOT)}', flush=True)
             subprocess.run([sys.executable, __file__, '_exec', str(nb), str(nb)], check=True, cwd=ROOT)
         return 0
-    build(a.out.resolve())
+    build(a.out.resolve(), jobs=a.jobs, save_timings=a.save_timings)
     return 0
 
 

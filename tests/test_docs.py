@@ -98,8 +98,12 @@ if CHROMIUM is None and os.environ.get('CI'):
 
 @pytest.fixture(scope='module')
 def site(tmp_path_factory):
+    "The site `.ci/test` built in its notebook step ($GSS_DOCS_SITE), or a fresh build with the documented command."
+    built = os.environ.get('GSS_DOCS_SITE')
+    if built and (Path(built) / 'index.html').exists(): return Path(built)
     out = tmp_path_factory.mktemp('site') / '_docs'
-    subprocess.run([sys.executable, str(ROOT / '.ci' / 'docs.py'), '--out', str(out)], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, str(ROOT / '.ci' / 'docs.py'), '--jobs', '2', '--out', str(out)], check=True,
+                   cwd=ROOT)
     return out
 
 
