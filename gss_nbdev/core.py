@@ -27,7 +27,8 @@ ESTIMATORS = ('score', 'pathwise', 'mixed')
 
 # %% ../nbs/01a_core.ipynb #a2f520e0
 def options(dist='gaussian', # the smoothing distribution: a name of `DISTRIBUTIONS` or a `SmoothingDistribution`
-            # γ > 0 (a number or 0-d tensor), an invertible (n, n) matrix L, or a batch of them (*batch, n, n)
+            # γ > 0 (a number or 0-d tensor); per-coordinate scales σ > 0 of shape (n,) or (*batch, n) (a diagonal
+            # L); or an invertible (n, n) matrix L, or a batch of them (*batch, n, n)
             scale=1.0,
             n_samples: int = 1024, # s, the number of perturbed copies x + Lε per input
             sampler: str = 'rqmc-latin', # how ε is drawn: one of `SAMPLERS`
@@ -72,22 +73,49 @@ def check_covariate(covariate # 'none', 'fx' (also 'f(x)'), 'loo', or a tensor
 # %% ../nbs/01a_core.ipynb #39e8d020
 @dataclass
 class Scale:
-    "A checked scale: γ (0-d) or L (*lb, n, n) in x's dtype and device, with L^{-T} for the matrix case."
-    value: Tensor # γ or L
-    inv_t: Tensor | None = None # L^{-T}, None for a scalar γ
+    """A checked scale in x's dtype and device: γ (0-d), per-coordinate σ (*lb, n) (a diagonal L), or L (*lb, n, n) with
+    L^{-T}."""
+    value: Tensor # γ, σ or L
+    inv_t: Tensor | None = None # L^{-T}; None for γ and σ
     @property
     def matrix(self): return self.inv_t is not None
-    def apply(self, eps):  return eps @ self.value.mT if self.matrix else self.value * eps   # L ε per sample
-    def solve_t(self, a):  return (self.inv_t @ a[..., None])[..., 0] if self.matrix else a / self.value  # L^{-T} a
+    @property
+    def diagonal(self): return self.inv_t is None and self.value.ndim > 0
+    def per_sample(self) -> Tensor:
+        "γ, or σ as (*lb, 1, n): what multiplies noise of shape (*batch, s, n) (not for a matrix L)."
+        return self.value.unsqueeze(-2) if self.diagonal else self.value
+    def apply(self, eps): return eps @ self.value.mT if self.matrix else self.per_sample() * eps    # L ε per sample
+    def solve_t(self, a, samples: bool = False):
+        "L^{-T} a for a (*batch, n), or for a (*batch, s, n) with `samples=True`."
+        if self.matrix:
+            m = self.inv_t.unsqueeze(-3) if samples else self.inv_t
+            return (m @ a[..., None])[..., 0]
+        return a / (self.per_sample() if samples else self.value)
+
+# %% ../nbs/01a_core.ipynb #49e58728
+def _check_diagonal(scale: Tensor, x: Tensor, accepted: str) -> Scale:
+    "Per-coordinate scales σ (n,) or (*batch, n): positive, finite, batch broadcasting with x's."
+    n = x.shape[-1]
+    if scale.shape[-1] != n:
+        raise ValueError(f"`scale` must be {accepted}; got shape {tuple(scale.shape)} for x of shape {tuple(x.shape)}")
+    try: torch.broadcast_shapes(x.shape[:-1], scale.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"the batch dimensions of `scale` σ {tuple(scale.shape[:-1])} do not broadcast with those of "
+                         f"`x` {tuple(x.shape[:-1])}") from None
+    bad = ~(torch.isfinite(scale) & (scale > 0))
+    if bool(bad.any()):                                             # one host sync, as for a 0-d γ
+        raise ValueError(f"`scale` σ must be positive and finite in every coordinate, got {int(bad.sum())} of "
+                         f"{scale.numel()} entries that are not (the first: {scale[bad][0].item()})")
+    return Scale(scale)
 
 # %% ../nbs/01a_core.ipynb #8d55ab90
-def check_scale(scale, # γ or L, as `options` documents it
+def check_scale(scale, # γ, σ or L, as `options` documents it
                 x: Tensor, # the points, whose n, batch, dtype and device the scale must fit
                ) -> Scale:
-    "The scale as a `Scale` in x's dtype and device; a clear error for anything that is not a valid γ or L."
+    "The scale as a `Scale` in x's dtype and device; a clear error for anything that is not a valid γ, σ or L."
     n = x.shape[-1]
-    accepted = (f"a positive number, a 0-d tensor γ, or an invertible ({n}, {n}) matrix L "
-                f"(optionally batched as (*batch, {n}, {n}))")
+    accepted = (f"a positive number, a 0-d tensor γ, per-coordinate scales σ of shape ({n},) or (*batch, {n}), or an "
+                f"invertible ({n}, {n}) matrix L (optionally batched as (*batch, {n}, {n}))")
     if isinstance(scale, bool) or not isinstance(scale, (int, float, Tensor)):
         raise TypeError(f"`scale` must be {accepted}; got {type(scale).__name__}")
     if not isinstance(scale, Tensor):                             # a python number: check on the host, no device sync
@@ -101,8 +129,7 @@ def check_scale(scale, # γ or L, as `options` documents it
         if not bool(torch.isfinite(scale) & (scale > 0)):
             raise ValueError(f"`scale` γ must be positive and finite, got {scale.item()}")
         return Scale(scale)
-    if scale.ndim < 2 or scale.shape[-2:] != (n, n):
-        raise ValueError(f"`scale` must be {accepted}; got shape {tuple(scale.shape)} for x of shape {tuple(x.shape)}")
+    if scale.ndim == 1 or (scale.ndim >= 2 and scale.shape[-2:] != (n, n)): return _check_diagonal(scale, x, accepted)
     try: torch.broadcast_shapes(x.shape[:-1], scale.shape[:-2])
     except RuntimeError:
         raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with "
@@ -211,7 +238,8 @@ def setup(f, # the black box
     if o['growth'] is not None:
         check_growth(o['dist'], o['growth'], stacklevel=5)  # check_growth ← setup ← draw ← smooth ← the caller
     sc = check_scale(o['scale'], x)
-    batch = torch.broadcast_shapes(x.shape[:-1], sc.value.shape[:-2]) if sc.matrix else x.shape[:-1]
+    lb = sc.value.shape[:-2] if sc.matrix else sc.value.shape[:-1] if sc.diagonal else ()   # the scale's batch dims
+    batch = torch.broadcast_shapes(x.shape[:-1], lb)
     nb, n = len(batch), x.shape[-1]
     eps = draw_noise(o['dist'], o['n_samples'], n, o['sampler'], o['antithetic'], batch, o['generator'], x)
     return Setup(x, o['dist'], sc, o['covariate'], o['n_samples'], o['chunk_size'], o['evaluator'], tuple(batch), nb, n,
@@ -253,8 +281,9 @@ def draw(f, # the black box
     "`setup`, then f evaluated once on all x + Lε and the covariate applied: everything an estimator needs."
     s = setup(f, x, **kwargs)
     check_finite = kwargs.get('check_finite', True)
-    xd, L = s.x.detach()[..., None, :], s.scale.value.detach()
-    z = xd + s.eps @ L.mT if s.scale.matrix else torch.addcmul(xd, s.eps, L)        # x + Lε in one pass for a scalar γ
+    xd = s.x.detach()[..., None, :]
+    if s.scale.matrix: z = xd + s.eps @ s.scale.value.detach().mT
+    else: z = torch.addcmul(xd, s.eps, s.scale.per_sample().detach())              # x + γε or x + σ⊙ε in one pass
     y = evaluate(f, z, s.nb, s.chunk_size, False, s.evaluator)
     mean = y.mean(s.nb, keepdim=True)                       # the value, LOO's offset, and the finiteness check
     if check_finite: check_values(y, z, s.nb, total=mean)
@@ -284,7 +313,7 @@ def score_grads(ctx, # the autograd context: needs_input_grad (x, scale), x_shap
                 v: Tensor, # the per-sample contractions v_i (*batch, s)
                 eps: Tensor, # the noise (*batch, s, n)
                 score: Tensor, # its score s(ε) (*batch, s, n)
-                scale_value: Tensor, # γ or L
+                scale_value: Tensor, # γ, σ or L
                 inv_t, # L^{-T}, or None for γ
                ) -> tuple:
     "Gradients wrt x and the scale from per-sample contractions: the estimators of Lemma 1, Lemma 6 and Theorem 7."
@@ -299,6 +328,9 @@ def score_grads(ctx, # the autograd context: needs_input_grad (x, scale), x_shap
             eye = torch.eye(n, dtype=v.dtype, device=v.device)
             m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * eye
             gs = _sum_to(inv_t @ m, scale_value.shape)
+        elif scale_value.ndim:                                      # σ: the diagonal of the matrix case
+            gs = _sum_to(((v[..., None, :] @ (score * eps))[..., 0, :] / s - v.mean(-1, keepdim=True)) / scale_value,
+                         scale_value.shape)
         else:
             gs = (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / scale_value
     return gx, gs

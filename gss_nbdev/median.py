@@ -94,9 +94,9 @@ def smooth_median(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
     if not callable(f): raise TypeError(f"`f` must be callable, got {type(f).__name__}")
     k = _check_k(k, check_count(kwargs.get('n_samples', 1024), 'n_samples'))   # before any noise is drawn
     s = setup(f, x, covariate=covariate, **kwargs)
-    check_finite, nb, xd, L = kwargs.get('check_finite', True), s.nb, s.x.detach(), s.scale.value.detach()
-    y = evaluate(f, xd[..., None, :] + (s.eps @ L.mT if s.scale.matrix else L * s.eps), nb, s.chunk_size, check_finite,
-                 s.evaluator)
+    check_finite, nb, xd = kwargs.get('check_finite', True), s.nb, s.x.detach()
+    with torch.no_grad(): z = xd[..., None, :] + s.scale.apply(s.eps)          # x + Lε, x + σ⊙ε or x + γε
+    y = evaluate(f, z, nb, s.chunk_size, check_finite, s.evaluator)
     # median(g − c) = median(g) − c: a constant shift keeps both statistics unbiased
     c = None
     if isinstance(s.cov, Tensor):

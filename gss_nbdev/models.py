@@ -46,7 +46,8 @@ class Smoothed(nn.Module):
                       **self.options)
 
     def extra_repr(self):
-        sc = f"γ={self.scale.item():.4g}" if self.scale.ndim == 0 else f"L of shape {tuple(self.scale.shape)}"
+        sc = (f"γ={self.scale.item():.4g}" if self.scale.ndim == 0 else
+              f"{'σ' if self.scale.ndim == 1 else 'L'} of shape {tuple(self.scale.shape)}")
         opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
         return f"f={getattr(self.f, '__name__', type(self.f).__name__)}, dist={self.dist.name}, {sc}, {opts}"
 

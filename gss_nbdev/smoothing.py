@@ -76,7 +76,7 @@ def smoothed_jacobian(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
     d = draw(f, x, **kwargs)
     nb, s = d.nb, d.eps.shape[-2]
     with torch.no_grad():
-        t = d.score @ d.scale.inv_t.mT if d.scale.matrix else d.scale.solve_t(d.score)      # rows (L^{-T} s_i)^T
+        t = d.score @ d.scale.inv_t.mT if d.scale.matrix else d.scale.solve_t(d.score, samples=True)  # (L^{-T} s_i)^T
         yf = d.y.reshape(*d.y.shape[:nb + 1], -1)                                              # (*batch, s, m)
         jac = yf.mT @ t
         if d.c is not None: jac = jac - d.c.reshape(*d.c.shape[:nb + 1], -1).mT @ t.sum(nb, keepdim=True)
