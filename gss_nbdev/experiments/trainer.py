@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20a_trainer.ipynb #ee2c47f7
 from __future__ import annotations
-import csv, time
+import csv, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -46,6 +46,14 @@ def _truncate_log(log: Path, step: int) -> None:
 LOG_COLUMNS = ['step', 'loss', 'val_acc_em', 'val_acc_ew', 'seconds']
 "The columns of the per-step CSV; the val columns are filled on evaluation steps only."
 
+# %% ../../nbs/20a_trainer.ipynb #b2d8f9c9
+def _schedule(lr_schedule, steps: int):
+    "The learning-rate factor as a function of the step (0-based): constant, cosine annealing to 0, or the user's."
+    if lr_schedule is None: return lambda step: 1.0
+    if lr_schedule == 'cosine': return lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
+    if callable(lr_schedule): return lr_schedule
+    raise ValueError(f"`lr_schedule` must be None, 'cosine' or a function step -> factor, got {lr_schedule!r}")
+
 # %% ../../nbs/20a_trainer.ipynb #e41955fb
 def train(model: nn.Module, # the model, already on its device
           loss_fn: Callable, # (model, batch, noise generator) -> scalar loss
@@ -65,12 +73,15 @@ def train(model: nn.Module, # the model, already on its device
           desc: str = 'train', # the progress bar's label
           metrics: tuple = ('acc_em', 'acc_ew'), # the val metrics written to the per-step CSV, as columns `val_NAME`
           lr_milestones: tuple = (), # steps after which the learning rate is divided by 10 (as `MultiStepLR`)
+          lr_schedule=None, # 'cosine' (as `CosineAnnealingLR` over `steps`), or a function step -> factor of `lr`
+          betas: tuple = (0.9, 0.999), # Adam's betas
          ) -> TrainResult:
     """Adam on `loss_fn` for `steps` steps, evaluating on val and keeping the best model; resumable.
     The checkpoint holds: step, model, optimizer, the `data` and `noise` generator states, the best model with its step
     and val metrics, the elapsed seconds."""
     device = next(model.parameters()).device
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(betas))
+    factor = _schedule(lr_schedule, steps)
     data_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     step, best, elapsed = 0, dict(step=-1, val={select: -float('inf')}, state=None), 0.0
@@ -98,7 +109,7 @@ def train(model: nn.Module, # the model, already on its device
     try:
         while step < steps:
             model.train()
-            for grp in opt.param_groups: grp['lr'] = lr * 0.1 ** sum(step >= m for m in lr_milestones)
+            for grp in opt.param_groups: grp['lr'] = lr * factor(step) * 0.1 ** sum(step >= m for m in lr_milestones)
             loss = loss_fn(model, next_batch(data_gen), noise_gen)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             step += 1
