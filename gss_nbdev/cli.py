@@ -33,8 +33,9 @@ def quickstart(seed: int = 0, # seed of the noise generator
     return dict(estimate=mean, se=se, exact=exact)
 
 # %% ../nbs/30_cli.ipynb #f4a4aa74
-ALIASES = {'data_dir': ('--mnist-dir', '--warcraft-dir')}
-"Other spellings of `reproduce`'s flags: `--mnist-dir` (sorting) and `--warcraft-dir` (Warcraft) read as `--data-dir`."
+ALIASES = {'data_dir': ('--mnist-dir', '--warcraft-dir', '--mesh')}
+"""Other spellings of `reproduce`'s flags: `--mnist-dir` (sorting), `--warcraft-dir` (Warcraft) and `--mesh` (teapot: an
+OBJ file) read as `--data-dir`."""
 
 def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
     "Add a flag for every option of `reproduce` to `r`: names, defaults and help come from its signature and docments."

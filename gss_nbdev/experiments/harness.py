@@ -249,7 +249,8 @@ def reproduce(name: str, # the experiment: one of `experiments()`
               force: bool = False, # delete the results a run wrote in `out`, and rerun
               progress: bool = True, # show a progress bar
               overrides: dict | None = None, # config keys to change: {key: value}, as `--set KEY=VALUE`
-              # a folder of the original data set (e.g. the four MNIST IDX files); None: the package-registry copy
+              # the original data: a folder (the four MNIST IDX files, Warcraft's 12x12/) or a file (an OBJ mesh);
+              # None: the package-registry copy
               data_dir=None,
              ) -> Path:
     """Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables;
