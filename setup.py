@@ -26,6 +26,7 @@ requirements = reqs('requirements')
 dev_requirements = reqs('dev_requirements')
 dask_requirements = reqs('dask_requirements')   # optional: DaskEvaluator and process pools (`pip install gss_nbdev[dask]`)
 sorting_requirements = reqs('sorting_requirements')   # optional: the DSN baselines (`pip install gss_nbdev[sorting]`)
+cryoet_requirements = reqs('cryoet_requirements')     # optional: the abTEM simulator (`pip install gss_nbdev[cryoet]`)
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 readme = here/'README.md'
@@ -46,7 +47,8 @@ setuptools.setup(
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dask': dask_requirements, 'sorting': sorting_requirements,
-                    'dev': dask_requirements + sorting_requirements + dev_requirements},
+                    'cryoet': cryoet_requirements + dask_requirements,
+                    'dev': dask_requirements + sorting_requirements + cryoet_requirements + dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,
     long_description=long_description,

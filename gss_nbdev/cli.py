@@ -94,9 +94,9 @@ def main(argv=None, # the arguments (default: sys.argv[1:])
         r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
         out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress,
-                        overrides=_overrides(a.set), data_dir=a.data_dir)
+                        overrides=_overrides(a.set), data_dir=a.data_dir, scheduler=a.scheduler)
     # one line that names the argument; no usage dump
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as e:
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, ConnectionError, ImportError) as e:
         print(f'gss reproduce: error: {e}', file=sys.stderr); return 2
     print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]
     return 0

@@ -204,7 +204,7 @@ class DaskEvaluator(Evaluator):
     "Evaluate on Dask: an in-process `LocalCluster` by default, a running cluster by `address=`, or a given `client`."
     def __init__(self, client=None, address: str | None = None, n_workers: int | None = None, samples_per_task: int = 1,
                  retries: int = 2, timeout: float | None = None, progress: bool = False, security=None,
-                 **cluster_kwargs):
+                 connect_timeout: float | None = None, **cluster_kwargs):
         super().__init__(samples_per_task, retries, timeout, progress)
         if client is not None and address is not None: raise ValueError("give either `client` or `address`, not both")
         if address is not None and not isinstance(address, str):
@@ -216,6 +216,8 @@ class DaskEvaluator(Evaluator):
         self._client, self.address, self.n_workers, self.cluster_kwargs = client, address, n_workers, cluster_kwargs
         # a distributed.security.Security (TLS) for `address=`, or True: temporary TLS locally
         self.security = security
+        # how long `address=` may take to answer (default: `timeout`, else 30 s)
+        self.connect_timeout = connect_timeout
         self._cluster, self._owns_client = None, False
 
     @property
@@ -230,7 +232,7 @@ class DaskEvaluator(Evaluator):
                 raise ImportError(f"DaskEvaluator needs Dask's `distributed` package ({e}); install it with "
                                   f"pip install 'gss_nbdev[dask]' (or pip install distributed)") from None
             if self.address is not None:
-                wait = self.timeout or 30
+                wait = self.connect_timeout or self.timeout or 30
                 try: self._client = Client(self.address, security=self.security, timeout=wait)
                 except (OSError, TimeoutError) as e:
                     raise ConnectionError(f"no Dask scheduler answered at `address`={self.address!r} within {wait} s "

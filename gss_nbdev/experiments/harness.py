@@ -197,12 +197,14 @@ def clear_run(out, # a folder a run of this harness wrote
 # %% ../../nbs/20_harness.ipynb #322f1d7e
 @dataclass
 class Context:
-    "What a task sees of the run: the device, a seed, whether to show progress, the output folder and the data folder."
+    """What a task sees of the run: the device, a seed, whether to show progress, the output folder, the data folder,
+    and the Dask scheduler to evaluate on."""
     device: torch.device
     seed: int
     progress: bool = True
     out: Path | None = None       # the run's folder: tasks that write their own files (checkpoints, logs) use `file`
     data_dir: str | None = None   # a folder of the original data files, if the user gave one (--data-dir)
+    scheduler: str | None = None  # the address of a running Dask scheduler (--scheduler), or None: a LocalCluster
 
     def file(self, name: str) -> Path:
         "`out / name`, its folder made and its name added to the run's manifest first, so that --force may delete it."
@@ -252,6 +254,9 @@ def reproduce(name: str, # the experiment: one of `experiments()`
               # the original data: a folder (the four MNIST IDX files, Warcraft's 12x12/) or a file (an OBJ mesh);
               # None: the package-registry copy
               data_dir=None,
+              # the address of a running Dask scheduler for experiments that evaluate on Dask (cryoet), e.g.
+              # tcp://host:8786; None: a LocalCluster on this machine
+              scheduler: str | None = None,
              ) -> Path:
     """Run experiment `name` at `scale` into `out` (CSV rows streamed per task), then make its figures and tables;
     returns `out`."""
@@ -276,7 +281,10 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     (out / 'config.json').write_text(json.dumps({**meta, 'torch': torch.__version__,
                                                  'python': platform.python_version(),
                                                  'started': time.strftime('%Y-%m-%d %H:%M:%S')}, indent=1, default=str))
-    ctx = Context(dev, seed, progress, out, data_dir)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise TypeError(f"`scheduler` (--scheduler) must be an address like 'tcp://host:8786', got "
+                        f"{type(scheduler).__name__}")
+    ctx = Context(dev, seed, progress, out, data_dir, scheduler)
     try:
         bar = _progress(_todo(exp, exp.tasks(cfg), out), f'{name} ({scale})', progress)
         for t in bar:

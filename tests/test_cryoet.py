@@ -1,0 +1,113 @@
+"""The cryo-ET experiment (issue: cryo-electron tomography): the simulator's physics, the parameter mapping, the
+per-sample function in-process and on a LocalCluster, MC search, bad input, and a killed run that resumes to the same
+numbers. The tiny specimen keeps every simulation to milliseconds; no network."""
+import csv
+import math
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('abtem')
+from gss_nbdev.algorithms.tem import (HelicalAssembly, Microscope, aperture_cutoff, aperture_semiangle, micrograph,
+                                      wavelength)
+from gss_nbdev.evaluators import DaskEvaluator, EvaluationError, SerialEvaluator
+from gss_nbdev.experiments.cryoet import STUDIES, MicrographLoss, rmse, starts
+
+SCOPE = Microscope(field_of_view=64.0, sampling=4.0, slice_thickness=16.0, pixel=8.0)
+SPEC = HelicalAssembly(units=8, radius=12.0, atoms_per_unit=10, blob=5.0)
+TINY = ['--no-progress', '--set', 'units=8', '--set', 'radius=12', '--set', 'atoms_per_unit=10', '--set', 'blob=5',
+        '--set', 'field_of_view=64', '--set', 'sampling=4', '--set', 'slice_thickness=16', '--set', 'pixel=8',
+        '--set', 'workers=2', '--set', 'checkpoint_every_s=0']
+GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
+                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
+
+
+def test_wavelengths_and_the_aperture():
+    for kv, pm in ((100, 3.701), (200, 2.508), (300, 1.969)): assert abs(wavelength(kv) * 100 - pm) < 5e-4
+    assert math.isclose(aperture_semiangle(3.0, 50.0), 25 / 3) and aperture_semiangle(0.0) == math.inf
+    assert math.isclose(aperture_cutoff(300, 3.0), 25 / 3 * 1e-3 / wavelength(300))
+
+
+def test_a_shift_of_x_moves_the_image_by_x_over_the_pixel_size():
+    img = micrograph(specimen=SPEC, microscope=SCOPE)
+    assert np.allclose(micrograph(x_nm=1.6, specimen=SPEC, microscope=SCOPE), np.roll(img, 2, axis=0), atol=1e-5)
+    assert np.allclose(micrograph(y_nm=-0.8, specimen=SPEC, microscope=SCOPE), np.roll(img, -1, axis=1), atol=1e-5)
+
+
+def test_the_mapping_clamps_into_the_box_and_converts_units():
+    target = micrograph(specimen=SPEC, microscope=SCOPE)
+    st = STUDIES['4param']
+    loss = MicrographLoss(target, st['names'], st['lower'], st['upper'], SPEC, SCOPE)
+    assert loss.physical([3.0, 3.0, 0.0, 0.0]) == dict(voltage_kV=300.0, focal_length_mm=3.0, x_nm=0.0, y_nm=0.0)
+    assert loss.physical([-1.0, 9.0, 5.0, -5.0]) == dict(voltage_kV=10.0, focal_length_mm=6.0, x_nm=3.0, y_nm=-3.0)
+    assert loss([3.0, 3.0, 0.0, 0.0]) == 0.0 and loss([2.0, 3.0, 0.5, 0.0]) > 0
+    assert torch.allclose(rmse(torch.tensor([4.0, 3.0, 1.0, 1.0]), st['names']), torch.tensor(math.sqrt(3 / 4)))
+
+
+def test_the_per_sample_function_is_the_same_in_process_and_on_a_local_cluster():
+    target = micrograph(specimen=SPEC, microscope=SCOPE)
+    st = STUDIES['2param']
+    loss = MicrographLoss(target, st['names'], st['lower'], st['upper'], SPEC, SCOPE)
+    z = starts('2param', 1, seed=4, n=6)[0]
+    here = SerialEvaluator()(loss, z)
+    with DaskEvaluator(n_workers=2, dashboard_address=None) as ev:
+        there = ev(loss, z)
+        assert torch.allclose(here, there, rtol=1e-6)
+        broken = MicrographLoss(np.zeros((3, 3)), st['names'], st['lower'], st['upper'], SPEC, SCOPE)
+        with pytest.raises(EvaluationError, match='sample 0 with input'): ev(broken, z[:1])
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_parameters_are_refused(bad):
+    with pytest.raises(ValueError, match='must be a finite number'): micrograph(300.0, bad, specimen=SPEC, microscope=SCOPE)
+
+
+def gss(*args, timeout=600):
+    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_unreachable_scheduler_is_a_clear_bounded_error(tmp_path):
+    t0 = time.monotonic()
+    r = gss('reproduce', 'cryoet', '--out', str(tmp_path / 'o'), *TINY, '--set', 'steps=2', '--set',
+            'connect_timeout_s=3', '--scheduler', 'tcp://127.0.0.1:9', timeout=120)
+    assert r.returncode == 2 and 'no Dask scheduler answered' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]
+    assert time.monotonic() - t0 < 60
+
+
+def _strip(path, drop=('seconds', 'simulations_per_s')):
+    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+
+
+def test_killed_run_resumes_to_the_same_numbers(tmp_path):
+    args = [*TINY, '--set', 'gss=laplace:rqmc-latin:loo', '--set', 'steps=16', '--set', 'repeats=2',
+            '--set', 'mc_repeats=3']
+    ref = tmp_path / 'ref'
+    r = gss('reproduce', 'cryoet', '--out', str(ref), *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = tmp_path / 'killed'
+    p = subprocess.Popen([*GSS, 'reproduce', 'cryoet', '--out', str(out), *args],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log, t0 = out / 'train' / '2param-gss-laplace-rqmc-latin-loo.csv', time.monotonic()
+    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 7):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
+    r = gss('reproduce', 'cryoet', '--out', str(out), '--resume', *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _strip(out / 'summary.csv') == _strip(ref / 'summary.csv')
+    assert _strip(out / 'train' / log.name) == _strip(ref / 'train' / log.name)
+    assert _strip(out / 'mcsearch' / '2param.csv') == _strip(ref / 'mcsearch' / '2param.csv')
+    # MC search: every point simulated once, and its curve the RMSE of each repeat's lowest MSE so far
+    pts = list(csv.DictReader(open(ref / 'mcsearch' / '2param-points.csv')))
+    assert len(pts) == 3 * 64 and {int(p['repeat']) for p in pts} == {0, 1, 2}
+    curve = list(csv.DictReader(open(ref / 'mcsearch' / '2param.csv')))
+    best = [min((p for p in pts if int(p['repeat']) == r and int(p['index']) % 64 < 64), key=lambda p: float(p['mse']))
+            for r in range(3)]
+    errs = [math.sqrt(((float(b['voltage']) - 3) ** 2 + float(b['x']) ** 2) / 2) for b in best]
+    assert math.isclose(float(curve[-1]['rmse_mean']), sum(errs) / 3, rel_tol=1e-5)
