@@ -430,4 +430,4 @@ CRYOET = register(Experiment('cryoet', 'Section 4.5: cryo-ET microscope and spec
                                        'micrograph, GSS vs MC search, on Dask (--scheduler ADDRESS for a cluster)',
                              PRESETS, {'summary.csv': CryoRow}, _tasks, _run_task, _report,
                              durations={'quick': 'about 7 min on 2 CPU cores',
-                                        'paper': 'a cluster: ~2 s a simulation, 10⁵ simulations'}))
+                                        'paper': 'a cluster: ~4.5 s a simulation, ~10⁵ simulations'}))
