@@ -24,9 +24,15 @@ def test_list_and_bad_arguments(tmp_path):
         assert r.returncode == 2 and msg in r.stderr, (args, r.stderr)
 
 
+# the quick preset's grid (every distribution, sampler, covariate) on smaller sizes and budgets: the notebook runs the
+# quick scale itself; here the CLI's run, refusal and resume are what is tested
+SMALL_VARIANCE = [a for kv in ('sorting=3', 'shortest_path=6', 'inputs=2', 'repetitions=4', 'n_samples=256',
+                               'oracle_samples=4096', 'oracle_batches=2') for a in ('--set', kv)]
+
+
 def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     out = tmp_path / 'variance'
-    r = gss('reproduce', 'variance', '--scale', 'quick', '--out', str(out), '--no-progress')
+    r = gss('reproduce', 'variance', '--scale', 'quick', '--out', str(out), '--no-progress', *SMALL_VARIANCE)
     assert r.returncode == 0, r.stderr[-2000:]
     names = sorted(p.name for p in out.iterdir())
     assert names == ['.gss-run.json', 'config.json', 'variance_shortest_path.csv', 'variance_shortest_path.md', 'variance_shortest_path.png',
@@ -44,7 +50,7 @@ def test_quick_variance_run_then_refuse_then_resume(tmp_path):
     lines = (out / 'variance_sorting.csv').read_text().splitlines(keepends=True)
     (out / 'variance_sorting.csv').write_text(''.join(lines[:1 + 24]))        # header + the 24 rows of (sorting, 3, gaussian)
     (out / 'variance_sorting.png').unlink()
-    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress')
+    r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress', *SMALL_VARIANCE)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (out / 'variance_shortest_path.csv').read_text() == before
     assert (out / 'variance_sorting.csv').read_text() == ''.join(lines)    # seeded per task: the resumed run is identical
