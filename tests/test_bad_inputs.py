@@ -1,6 +1,5 @@
 """Every bad input a clear error (issue 21): one case a line — the call, the exception type, and a piece of the message
 that names the argument. Then the sweep that no estimator returns a silent non-finite result in any dtype."""
-import math, concurrent.futures as cf
 import pytest, torch
 from gss_nbdev.distributions import get_distribution, DISTRIBUTIONS
 from gss_nbdev.sampling import SAMPLERS, sample_noise, sample_uniform, cartesian_k

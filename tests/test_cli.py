@@ -1,17 +1,8 @@
 "The `gss` command end to end: the README's main job at the quick scale, refusing to overwrite, resuming, errors."
 import csv
-import os
-import shutil
 import subprocess
-import sys
 
-import pytest
-
-GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c', 'import sys; from gss_nbdev.cli import main; sys.exit(main())']
-
-
-def gss(*args, timeout=600):
-    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
+from cli_helpers import GSS, gss, kill_when
 
 
 def test_list_and_bad_arguments(tmp_path):
@@ -87,15 +78,10 @@ def test_force_never_deletes_foreign_files(tmp_path):
 
 
 def test_killed_run_resumes_with_nothing_lost(tmp_path):
-    import signal, time
     out = tmp_path / 'v'
     small = ['--set', 'distributions=gaussian,logistic,laplace', '--set', 'oracle_batches=4', '--set', 'repetitions=4']
-    p = subprocess.Popen([*GSS, 'reproduce', 'variance', '--out', str(out), '--no-progress', *small],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    csv_file, t0 = out / 'variance_sorting.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not csv_file.exists() or len(csv_file.read_text().splitlines()) < 3):
-        time.sleep(0.2)
-    p.send_signal(signal.SIGKILL); p.wait()
+    csv_file = out / 'variance_sorting.csv'
+    kill_when(['reproduce', 'variance', '--out', str(out), '--no-progress', *small], csv_file, 3, poll=0.2)
     before = csv_file.read_text()
     assert len(before.splitlines()) >= 3, 'no rows were written before the kill'
     r = gss('reproduce', 'variance', '--out', str(out), '--resume', '--no-progress', *small)

@@ -3,10 +3,6 @@ per-sample function in-process and on a LocalCluster, MC search, bad input, and 
 numbers. The tiny specimen keeps every simulation to milliseconds; no network."""
 import csv
 import math
-import shutil
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -18,14 +14,13 @@ from gss_nbdev.algorithms.tem import (HelicalAssembly, Microscope, aperture_cuto
                                       wavelength)
 from gss_nbdev.evaluators import DaskEvaluator, EvaluationError, SerialEvaluator
 from gss_nbdev.experiments.cryoet import STUDIES, MicrographLoss, rmse, starts
+from cli_helpers import gss, kill_when, strip_csv
 
 SCOPE = Microscope(field_of_view=64.0, sampling=4.0, slice_thickness=16.0, pixel=8.0)
 SPEC = HelicalAssembly(units=8, radius=12.0, atoms_per_unit=10, blob=5.0)
 TINY = ['--no-progress', '--set', 'units=8', '--set', 'radius=12', '--set', 'atoms_per_unit=10', '--set', 'blob=5',
         '--set', 'field_of_view=64', '--set', 'sampling=4', '--set', 'slice_thickness=16', '--set', 'pixel=8',
         '--set', 'workers=2', '--set', 'checkpoint_every_s=0']
-GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
-                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
 
 
 def test_wavelengths_and_the_aperture():
@@ -68,10 +63,6 @@ def test_non_finite_parameters_are_refused(bad):
     with pytest.raises(ValueError, match='must be a finite number'): micrograph(300.0, bad, specimen=SPEC, microscope=SCOPE)
 
 
-def gss(*args, timeout=600):
-    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
-
-
 def test_unreachable_scheduler_is_a_clear_bounded_error(tmp_path):
     t0 = time.monotonic()
     r = gss('reproduce', 'cryoet', '--out', str(tmp_path / 'o'), *TINY, '--set', 'steps=2', '--set',
@@ -80,8 +71,7 @@ def test_unreachable_scheduler_is_a_clear_bounded_error(tmp_path):
     assert time.monotonic() - t0 < 60
 
 
-def _strip(path, drop=('seconds', 'simulations_per_s')):
-    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+def _strip(path, drop=('seconds', 'simulations_per_s')): return strip_csv(path, drop)
 
 
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
@@ -91,12 +81,8 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     r = gss('reproduce', 'cryoet', '--out', str(ref), *args)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / 'killed'
-    p = subprocess.Popen([*GSS, 'reproduce', 'cryoet', '--out', str(out), *args],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log, t0 = out / 'train' / '2param-gss-laplace-rqmc-latin-loo.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 7):
-        time.sleep(0.05)
-    p.send_signal(signal.SIGKILL); p.wait()
+    log = out / 'train' / '2param-gss-laplace-rqmc-latin-loo.csv'
+    kill_when(['reproduce', 'cryoet', '--out', str(out), *args], log, 7)
     assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
     r = gss('reproduce', 'cryoet', '--out', str(out), '--resume', *args)
     assert r.returncode == 0, r.stderr[-2000:]

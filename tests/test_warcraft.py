@@ -1,13 +1,6 @@
 """The Warcraft benchmark (issue: Warcraft shortest path): the generator's format, determinism and optimal paths
 (checked by an independent solver), the loader on a tiny folder in the original layout, every method's loss and
 gradient, the CLI's errors, and a killed training that resumes to the same numbers. No network."""
-import csv
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +10,7 @@ from gss_nbdev.algorithms.shortest_path import scipy_grid_cost, shortest_path
 from gss_nbdev.datasets.warcraft import (SPLITS, TERRAINS, generate_warcraft, load_warcraft_dir, tied_optimum,
                                          warcraft_data)
 from gss_nbdev.experiments.warcraft import ANTITHETIC, METHODS, Method, WarcraftNet, map_tensor, path_loss
-
-GSS = [shutil.which('gss')] if shutil.which('gss') else [sys.executable, '-c',
-                                                         'import sys; from gss_nbdev.cli import main; sys.exit(main())']
+from cli_helpers import gss, kill_when, strip_csv
 
 
 def write_folder(folder, k=6, sizes=(64, 16, 16)):
@@ -112,10 +103,6 @@ def test_non_finite_costs_never_reach_a_path(bad):
     with pytest.raises(ValueError, match='must be finite'): shortest_path(c)
 
 
-def gss(*args, timeout=600):
-    return subprocess.run([*GSS, *args], capture_output=True, text=True, timeout=timeout)
-
-
 TINY = ['--no-progress', '--set', 'methods=gss,blackbox,uniform', '--set', 'n_samples=4', '--set', 'batch=8',
         '--set', 'n_train=64', '--set', 'n_val=16', '--set', 'n_test=16', '--set', 'checkpoint_every_s=0']
 
@@ -149,8 +136,7 @@ def test_missing_or_broken_warcraft_dir_is_a_clear_error(tmp_path):
     assert r.returncode == 2 and 'lacks test_maps.npy' in r.stderr, r.stderr[-1500:]
 
 
-def _strip(path, drop=('seconds', 'maps_per_s')):
-    with open(path, newline='') as f: return [{k: v for k, v in r.items() if k not in drop} for r in csv.DictReader(f)]
+def _strip(path, drop=('seconds', 'maps_per_s')): return strip_csv(path, drop)
 
 
 def test_killed_training_resumes_to_the_same_numbers(tmp_path):
@@ -161,12 +147,8 @@ def test_killed_training_resumes_to_the_same_numbers(tmp_path):
     r = gss('reproduce', 'warcraft', '--out', str(ref), *args)
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / 'killed'
-    p = subprocess.Popen([*GSS, 'reproduce', 'warcraft', '--out', str(out), *args],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log, t0 = out / 'train' / 'gss-algorithm-gaussian-rqmc-latin-loo-s4-b3-seed0.csv', time.monotonic()
-    while time.monotonic() - t0 < 300 and (not log.exists() or len(log.read_text().splitlines()) < 60):
-        time.sleep(0.05)
-    p.send_signal(signal.SIGKILL); p.wait()
+    log = out / 'train' / 'gss-algorithm-gaussian-rqmc-latin-loo-s4-b3-seed0.csv'
+    kill_when(['reproduce', 'warcraft', '--out', str(out), *args], log, 60)
     assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
     r = gss('reproduce', 'warcraft', '--out', str(out), '--resume', *args)
     assert r.returncode == 0, r.stderr[-2000:]
