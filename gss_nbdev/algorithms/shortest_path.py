@@ -6,6 +6,7 @@
 from __future__ import annotations
 import heapq
 import math
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -109,12 +110,103 @@ def _walk_back(Dflat: Tensor, # the padded distance table (H+2, W+2, B), flatten
         path[pidx] = 1
     return path
 
+# %% ../../nbs/11_shortest_path.ipynb #802871dd
+try:
+    import numba
+except ImportError:                                    # optional at run time: without it the torch sweeps run everywhere
+    numba = None
+
+_MOVES_I = np.array([a for a, _ in _NEIGHBOURS] + [0])   # the walk's moves, in _NEIGHBOURS' order, then the cell itself
+_MOVES_J = np.array([b for _, b in _NEIGHBOURS] + [0])
+
+def _solve_maps(C, # clamped costs (B, H, W), a C-contiguous float32 or float64 array
+                out, # zeros (B, H, W) of C's dtype: the paths are written here
+               ) -> int:
+    """Per map, in order: rounds of sweeps down, right, down, right, left, up on its padded table until the Bellman
+    test passes, then the walk back from the end (first least neighbour in the order ↖ ↑ ↗ ← → ↙ ↓ ↘, the start
+    absorbing at −∞). Returns how many maps did not settle within H·W rounds (0 for any finite costs)."""
+    B, H, W = C.shape
+    failed = 0
+    DI, DJ = _MOVES_I, _MOVES_J
+    for b in range(B):
+        c = C[b]
+        D = np.full((H + 2, W + 2), np.inf, dtype=C.dtype)
+        D[1, 1] = c[0, 0]
+        settled = False
+        for _ in range(H * W):
+            for s in range(6):                         # D R D R L U, as _SWEEPS
+                if s == 0 or s == 2:                   # down: row i from the three cells above
+                    for i in range(1, H):
+                        for j in range(W):
+                            m = min(D[i, j], D[i, j + 1], D[i, j + 2]) + c[i, j]
+                            if m < D[i + 1, j + 1]: D[i + 1, j + 1] = m
+                elif s == 1 or s == 3:                 # right: column j from the three cells on its left
+                    for j in range(1, W):
+                        for i in range(H):
+                            m = min(D[i, j], D[i + 1, j], D[i + 2, j]) + c[i, j]
+                            if m < D[i + 1, j + 1]: D[i + 1, j + 1] = m
+                elif s == 4:                           # left
+                    for j in range(W - 2, -1, -1):
+                        for i in range(H):
+                            m = min(D[i, j + 2], D[i + 1, j + 2], D[i + 2, j + 2]) + c[i, j]
+                            if m < D[i + 1, j + 1]: D[i + 1, j + 1] = m
+                else:                                  # up
+                    for i in range(H - 2, -1, -1):
+                        for j in range(W):
+                            m = min(D[i + 2, j], D[i + 2, j + 1], D[i + 2, j + 2]) + c[i, j]
+                            if m < D[i + 1, j + 1]: D[i + 1, j + 1] = m
+            settled = True                             # the Bellman test of `_unsettled`, for this map
+            for i in range(H):
+                for j in range(W):
+                    m = min(min(D[i, j], D[i, j + 1], D[i, j + 2]), min(D[i + 1, j], D[i + 1, j + 2]),
+                            min(D[i + 2, j], D[i + 2, j + 1], D[i + 2, j + 2])) + c[i, j]
+                    if m < D[i + 1, j + 1]: settled = False
+                if not settled: break
+            if settled: break
+        if not settled: failed += 1
+        D[1, 1] = -np.inf
+        p = out[b]
+        i, j = H - 1, W - 1
+        p[i, j] = 1
+        for _ in range(H * W):                         # as `_walk_back`: no path has more than H·W cells
+            if i == 0 and j == 0: break
+            k, best = 0, D[i + 1 + DI[0], j + 1 + DJ[0]]
+            for q in range(1, 9):
+                v = D[i + 1 + DI[q], j + 1 + DJ[q]]
+                if v < best: k, best = q, v
+            i += DI[k]; j += DJ[k]
+            p[i, j] = 1
+    return failed
+
+if numba is not None:                                  # compiled lazily, once per dtype; cached on disk when the source is a file
+    _solve_maps = numba.njit(nogil=True, cache='__file__' in globals())(_solve_maps)
+
+
+# %% ../../nbs/11_shortest_path.ipynb #9463a4b0
+def _paths_compiled(c: Tensor, # clamped costs (B, H, W), contiguous, on the CPU
+                   ) -> Tensor:
+    "0/1 paths (B, H, W) from the compiled kernel, the batch split over `torch.get_num_threads()` threads."
+    from concurrent.futures import ThreadPoolExecutor
+    B, H, W = c.shape
+    out = torch.zeros_like(c)
+    C, O = c.numpy(), out.numpy()                      # views: the kernel writes into `out`
+    threads = max(1, min(torch.get_num_threads(), B // 64))
+    if threads == 1: failed = _solve_maps(C, O)
+    else:
+        n = -(-B // threads)
+        with ThreadPoolExecutor(threads) as ex:
+            failed = sum(ex.map(lambda s: _solve_maps(C[s:s + n], O[s:s + n]), range(0, B, n)))
+    if failed: raise RuntimeError(f"grid distances did not converge in {H * W} rounds on {failed} maps")
+    return out
+
+
 # %% ../../nbs/11_shortest_path.ipynb #e8f7f049
 def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
+                  backend: str = 'auto', # 'torch' (batched sweeps, any device), 'numba' (compiled, CPU) or 'auto' (numba for CPU tensors when installed)
                  ) -> Tensor:
     """0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs
-    are clamped to ≥ `min_cost` first."""
+    are clamped to ≥ `min_cost` first. Both backends return the same path."""
     if not isinstance(costs, Tensor):
         raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1:
@@ -124,13 +216,27 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
         raise TypeError(f"`min_cost` must be a positive number, got {type(min_cost).__name__} {min_cost!r}")
     if not (math.isfinite(min_cost) and min_cost > 0):
         raise ValueError(f"`min_cost` must be a positive number, got {min_cost!r}")
+    if backend not in ('auto', 'torch', 'numba'):
+        raise ValueError(f"`backend` must be 'auto', 'torch' or 'numba', got {backend!r}")
+    if backend == 'numba' and numba is None:
+        raise ImportError("`backend='numba'` needs Numba: pip install numba (or use backend='torch')")
+    if backend == 'numba' and costs.device.type != 'cpu':
+        raise ValueError(f"`backend='numba'` runs on the CPU, got costs on {costs.device}; use backend='torch' or 'auto'")
+    if backend == 'numba' and costs.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"`backend='numba'` takes float32 or float64 costs, got {costs.dtype}; use backend='torch'")
     batch, (H, W) = costs.shape[:-2], costs.shape[-2:]
     if not bool(torch.isfinite(costs).all()):     # an inf cell would be walked through at finite cost by the sweeps
         raise ValueError(f"`costs` must be finite, got {int(costs.isnan().sum())} NaN and {int(costs.isinf().sum())} "
                          "±inf cells; to forbid a cell give it a large finite cost (larger than any path through "
                          "other cells)")
-    flat = costs.reshape(-1, H, W)
+    flat = costs.detach().reshape(-1, H, W)
     B = flat.shape[0]
+    compiled = backend == 'numba' or (backend == 'auto' and numba is not None and costs.device.type == 'cpu'
+                                      and costs.dtype in (torch.float32, torch.float64))
+    if compiled:
+        c = torch.empty((B, H, W), dtype=costs.dtype)
+        torch.clamp(flat, min=min_cost, out=c)
+        return _paths_compiled(c).reshape(*batch, H, W)
     c = torch.empty((H, W, B), dtype=costs.dtype, device=costs.device)
     torch.clamp(flat.permute(1, 2, 0), min=min_cost, out=c)                             # batch-last (H, W, B), one pass
     Dflat = _distances_batch_last(c).reshape(-1)                                        # padded (H+2, W+2, B), flat
