@@ -113,7 +113,7 @@ def _walk_back(Dflat: Tensor, # the padded distance table (H+2, W+2, B), flatten
 # %% ../../nbs/11_shortest_path.ipynb #802871dd
 try:
     import numba
-except ImportError:                                    # optional at run time: without it the torch sweeps run everywhere
+except ImportError:                      # optional at run time: without it the torch sweeps run everywhere
     numba = None
 
 _MOVES_I = np.array([a for a, _ in _NEIGHBOURS] + [0])   # the walk's moves, in _NEIGHBOURS' order, then the cell itself
@@ -178,7 +178,7 @@ def _solve_maps(C, # clamped costs (B, H, W), a C-contiguous float32 or float64 
             p[i, j] = 1
     return failed
 
-if numba is not None:                                  # compiled lazily, once per dtype; cached on disk when the source is a file
+if numba is not None:            # compiled lazily, once per dtype; cached on disk when the source is a file
     _solve_maps = numba.njit(nogil=True, cache='__file__' in globals())(_solve_maps)
 
 
@@ -203,10 +203,11 @@ def _paths_compiled(c: Tensor, # clamped costs (B, H, W), contiguous, on the CPU
 # %% ../../nbs/11_shortest_path.ipynb #e8f7f049
 def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
-                  backend: str = 'auto', # 'torch' (batched sweeps, any device), 'numba' (compiled, CPU) or 'auto' (numba for CPU tensors when installed)
+                  backend: str = 'auto', # 'torch' (sweeps, any device), 'numba' (compiled, CPU) or 'auto'
                  ) -> Tensor:
     """0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs
-    are clamped to ≥ `min_cost` first. Both backends return the same path."""
+    are clamped to ≥ `min_cost` first. `backend='auto'` runs the compiled kernel on float32/float64 CPU tensors when Numba is
+    installed and the torch sweeps otherwise; both backends return the same path."""
     if not isinstance(costs, Tensor):
         raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1:
@@ -221,7 +222,8 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
     if backend == 'numba' and numba is None:
         raise ImportError("`backend='numba'` needs Numba: pip install numba (or use backend='torch')")
     if backend == 'numba' and costs.device.type != 'cpu':
-        raise ValueError(f"`backend='numba'` runs on the CPU, got costs on {costs.device}; use backend='torch' or 'auto'")
+        raise ValueError(f"`backend='numba'` runs on the CPU, got costs on {costs.device}; "
+                         "use backend='torch' or 'auto'")
     if backend == 'numba' and costs.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"`backend='numba'` takes float32 or float64 costs, got {costs.dtype}; use backend='torch'")
     batch, (H, W) = costs.shape[:-2], costs.shape[-2:]
