@@ -206,8 +206,8 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   backend: str = 'auto', # 'torch' (sweeps, any device), 'numba' (compiled, CPU) or 'auto'
                  ) -> Tensor:
     """0/1 indicator `(*batch, H, W)` of a shortest 8-neighbour path from the top-left to the bottom-right cell; costs
-    are clamped to ≥ `min_cost` first. `backend='auto'` runs the compiled kernel on float32/float64 CPU tensors when Numba is
-    installed and the torch sweeps otherwise; both backends return the same path."""
+    are clamped to ≥ `min_cost` first. `backend='auto'` runs the compiled kernel on float32/float64 CPU tensors when
+    Numba is installed and the torch sweeps otherwise; both backends return the same path."""
     if not isinstance(costs, Tensor):
         raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1:
