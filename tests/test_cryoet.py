@@ -13,7 +13,7 @@ pytest.importorskip('abtem')
 from gss_nbdev.algorithms.tem import (HelicalAssembly, Microscope, aperture_cutoff, aperture_semiangle, micrograph,
                                       wavelength)
 from gss_nbdev.evaluators import DaskEvaluator, EvaluationError, SerialEvaluator
-from gss_nbdev.experiments.cryoet import STUDIES, MicrographLoss, rmse, starts
+from gss_nbdev.experiments.cryoet import STUDIES, MicrographLoss, from_wavelength, rmse, starts, to_wavelength
 from cli_helpers import gss, kill_when, strip_csv
 
 SCOPE = Microscope(field_of_view=64.0, sampling=4.0, slice_thickness=16.0, pixel=8.0)
@@ -43,6 +43,26 @@ def test_the_mapping_clamps_into_the_box_and_converts_units():
     assert loss.physical([-1.0, 9.0, 5.0, -5.0]) == dict(voltage_kV=10.0, focal_length_mm=6.0, x_nm=3.0, y_nm=-3.0)
     assert loss([3.0, 3.0, 0.0, 0.0]) == 0.0 and loss([2.0, 3.0, 0.5, 0.0]) > 0
     assert torch.allclose(rmse(torch.tensor([4.0, 3.0, 1.0, 1.0]), st['names']), torch.tensor(math.sqrt(3 / 4)))
+
+
+def test_the_wavelength_coordinate_gives_the_same_micrographs_and_box():
+    target = micrograph(specimen=SPEC, microscope=SCOPE)
+    st = STUDIES['2param']
+    by_v = MicrographLoss(target, st['names'], st['lower'], st['upper'], SPEC, SCOPE)
+    by_l = MicrographLoss(target, st['names'], st['lower'], st['upper'], SPEC, SCOPE, coordinate='wavelength')
+    p = starts('2param', 1, seed=4, n=5)[0]
+    z = by_l.encode(p)
+    assert torch.allclose(z[:, 1], p[:, 1]) and torch.allclose(z[:, 0], to_wavelength(p[:, 0]))
+    assert torch.allclose(by_l.decode(z), p, rtol=1e-12)
+    assert torch.allclose(SerialEvaluator()(by_l, z), SerialEvaluator()(by_v, p), rtol=1e-4)
+    (l0, x0), (l1, x1) = by_l.box                                   # the wavelength falls as the voltage rises
+    assert math.isclose(l0, to_wavelength(10.0)) and math.isclose(l1, to_wavelength(0.1)) and (x0, x1) == (-5.0, 5.0)
+    assert by_l.physical([0.0, 0.0])['voltage_kV'] == pytest.approx(1000.0)    # below the box: the highest voltage
+    assert by_l.physical([-4.0, 0.0])['voltage_kV'] == pytest.approx(1000.0)   # never a negative wavelength
+    assert by_l.physical([99.0, 0.0])['voltage_kV'] == pytest.approx(10.0)
+    assert math.isclose(float(from_wavelength(196.87e-2 * 1.0)), 3.0, rel_tol=1e-4)   # 300 kV: 1.97 pm
+    with pytest.raises(ValueError, match="`coordinate` must be one of"):
+        MicrographLoss(target, st['names'], st['lower'], st['upper'], SPEC, SCOPE, coordinate='energy')
 
 
 def test_the_per_sample_function_is_the_same_in_process_and_on_a_local_cluster():

@@ -17,13 +17,13 @@ from ..sampling import SAMPLERS
 from ..core import COVARIATES
 from ..smoothing import smooth
 from ..evaluators import DaskEvaluator
-from ..algorithms.tem import HelicalAssembly, Microscope, micrograph
+from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, HC_KEV_ANGSTROM, ELECTRON_REST_KEV
 from .harness import Experiment, ExperimentConfig, Task, register, read_rows
 from .trainer import train
 
 # %% auto #0
-__all__ = ['STUDIES', 'TRUTH', 'PRESETS', 'PAPER', 'CRYOET', 'MicrographLoss', 'rmse', 'Parameters', 'starts', 'GSSMethod',
-           'gss_step', 'CryoConfig', 'CryoRow', 'markdown_table']
+__all__ = ['STUDIES', 'TRUTH', 'COORDINATES', 'PRESETS', 'PAPER', 'CRYOET', 'to_wavelength', 'from_wavelength', 'MicrographLoss',
+           'rmse', 'Parameters', 'starts', 'GSSMethod', 'gss_step', 'CryoConfig', 'CryoRow', 'markdown_table']
 
 # %% ../../nbs/26_cryoet.ipynb #73688da0
 STUDIES = {
@@ -34,11 +34,36 @@ STUDIES = {
 TRUTH = dict(voltage=3.0, focal_length=3.0, x=0.0, y=0.0)
 "The ground truth in RMSE units: 300 kV, 3 mm, (0, 0) nm."
 
+# %% ../../nbs/26_cryoet.ipynb #d82e689e
+def to_wavelength(voltage, # in RMSE units (100 kV): a number, array or tensor
+                 ):
+    "The electron's relativistic wavelength in pm."
+    v = 100 * voltage
+    return 100 * HC_KEV_ANGSTROM / (v * (v + 2 * ELECTRON_REST_KEV)) ** 0.5
+
+def from_wavelength(lam, # the wavelength in pm (> 0): a number, array or tensor
+                   ):
+    "The acceleration voltage in RMSE units (100 kV) of electrons of wavelength `lam`: the inverse of `to_wavelength`."
+    return ((ELECTRON_REST_KEV ** 2 + (100 * HC_KEV_ANGSTROM / lam) ** 2) ** 0.5 - ELECTRON_REST_KEV) / 100
+
+
+# %% ../../nbs/26_cryoet.ipynb #cf6f62f7
+COORDINATES = {'voltage': (lambda v: v, lambda v: v), 'wavelength': (to_wavelength, from_wavelength)}
+"How the optimiser may hold the voltage: (encode, decode) between RMSE units (100 kV) and the coordinate."
+
+def _convert(p: Tensor, names: tuple, fn) -> Tensor:
+    "Apply `fn` to the voltage column of `p` (..., d), if the study has one."
+    if 'voltage' not in names: return p
+    i = names.index('voltage')
+    return torch.cat([p[..., :i], fn(p[..., i:i + 1]), p[..., i + 1:]], -1)
+
+
 # %% ../../nbs/26_cryoet.ipynb #dff3fe5e
 @dataclass
 class MicrographLoss:
-    """The per-sample black box: the MSE between the micrograph at parameters `z` (the study's, in RMSE units, clamped
-    to the box) and the target. Plain data and a top-level class, so Dask pickles it to its workers."""
+    """The per-sample black box: the MSE between the micrograph at parameters `z` (the study's, clamped to the box) and
+    the target. `z` holds the parameters in RMSE units, the voltage either as itself (100 kV) or as the electron's
+    wavelength (pm). Plain data and a top-level class, so Dask pickles it to its workers."""
     target: np.ndarray # the ground-truth micrograph
     names: tuple # the parameters z holds, in order
     lower: tuple # the box, in RMSE units
@@ -46,11 +71,33 @@ class MicrographLoss:
     specimen: HelicalAssembly = HelicalAssembly()
     microscope: Microscope = Microscope()
     dose: float | None = None # electrons per Å²: each simulation with its own shot noise (seeded by z); None: none
+    coordinate: str = 'voltage' # how z holds the voltage: 'voltage' (100 kV) or 'wavelength' (pm)
+
+    def __post_init__(self):
+        if self.coordinate not in COORDINATES:
+            raise ValueError(f"`coordinate` must be one of {list(COORDINATES)}, got {self.coordinate!r}")
+
+    def encode(self, p: Tensor) -> Tensor:
+        "Parameters `(..., d)` in RMSE units → the coordinates z."
+        return _convert(p, self.names, COORDINATES[self.coordinate][0])
+
+    def decode(self, z: Tensor) -> Tensor:
+        "Coordinates z `(..., d)` → parameters in RMSE units."
+        return _convert(z, self.names, COORDINATES[self.coordinate][1])
+
+    @property
+    def box(self) -> tuple:
+        "The feasible box in the coordinates z: (lower, upper) tuples (the wavelength falls as the voltage rises)."
+        a, b = (self.encode(torch.tensor(v, dtype=torch.float64)).tolist() for v in (self.lower, self.upper))
+        return tuple(map(min, a, b)), tuple(map(max, a, b))
 
     def physical(self, z) -> dict:
         "z clamped into the box and in the simulator's units, with the ground truth for the parameters not in z."
+        lo, hi = self.box
+        z = torch.tensor([min(max(float(v), l), h) for v, l, h in zip(z, lo, hi)], dtype=torch.float64)
         p = dict(TRUTH)
-        p.update({n: min(max(float(v), lo), hi) for n, v, lo, hi in zip(self.names, z, self.lower, self.upper)})
+        p.update({n: min(max(v, l), h) for n, v, l, h in zip(self.names, self.decode(z).tolist(), self.lower,
+                                                              self.upper)})
         return dict(voltage_kV=100 * p['voltage'], focal_length_mm=p['focal_length'], x_nm=p['x'], y_nm=p['y'])
 
     def __call__(self, z) -> float:
@@ -58,6 +105,7 @@ class MicrographLoss:
         img = micrograph(**self.physical(z), specimen=self.specimen, microscope=self.microscope, dose=self.dose,
                          seed=zlib.crc32(z.tobytes()))
         return float(np.mean((img - self.target) ** 2, dtype=np.float64))
+
 
 # %% ../../nbs/26_cryoet.ipynb #407ab43e
 def rmse(params: Tensor, # (..., d) in RMSE units
@@ -112,12 +160,12 @@ def gss_step(m: GSSMethod, # the configuration
              loss: MicrographLoss, # the per-sample black box
              evaluator, # where the simulations run
              n_samples: int, # s
-             gamma, # (first, last) noise scale, RMSE units
+             gamma, # (first, last) noise scale, in the loss's coordinates
              steps: int, # the schedule's length
              generator: torch.Generator | None = None, # the noise generator
             ) -> Tensor:
     "The smoothed loss of every repeat, summed: one `smooth` call, `repeats × s` simulations on the evaluator."
-    lo, hi = model.theta.new_tensor(loss.lower), model.theta.new_tensor(loss.upper)
+    lo, hi = (model.theta.new_tensor(b) for b in loss.box)
     with torch.no_grad(): model.theta.copy_(torch.maximum(torch.minimum(model.theta, hi), lo))   # the projection
     t = int(model.step); model.step += 1
     g = gamma[0] * (gamma[1] / gamma[0]) ** (t / max(steps - 1, 1))
@@ -129,17 +177,19 @@ def gss_step(m: GSSMethod, # the configuration
 class CryoConfig(ExperimentConfig):
     "The cryo-ET experiment's knobs; `quick` and `paper` presets below. `--set KEY=VALUE` changes any of them."
     studies: tuple[str, ...] = ('2param',) # keys of STUDIES
-    gss: tuple[str, ...] = ('laplace:rqmc-latin:loo', 'gaussian:mc:none') # 'distribution:sampler:covariate'
+    # GSS configurations, 'distribution:sampler:covariate'
+    gss: tuple[str, ...] = ('laplace:rqmc-latin:loo', 'gaussian:rqmc-latin:loo', 'gaussian:mc:none')
     mc_search: bool = True # run the MC-search baseline
     n_samples: int = 4 # GSS samples (simulations) per step and repeat
     steps: int = 120 # GSS steps
     repeats: int = 4 # GSS runs from different starting points, optimised as one batch
     mc_repeats: int = 20 # MC-search repeats
-    lr: float = 0.5 # Adam's learning rate (RMSE units per step)
-    lr_schedule: str = 'constant' # 'constant', 'geometric' (lr ÷ 10 over the run, like γ) or 'cosine' (to 0)
-    gamma: tuple[float, ...] = (1.0, 0.05) # GSS noise scale at the first and the last step (RMSE units)
+    lr: float = 1.0 # Adam's learning rate (coordinate units per step)
+    lr_schedule: str = 'geometric' # 'constant', 'geometric' (lr ÷ 10 over the run, log-linear) or 'cosine' (to 0)
+    gamma: tuple[float, ...] = (1.0, 0.01) # GSS noise scale at the first and the last step (coordinate units)
+    voltage_coordinate: str = 'wavelength' # how GSS holds the voltage: 'wavelength' (pm) or 'voltage' (100 kV)
     workers: int = 0 # Dask workers of the LocalCluster (0: one per core); ignored with --scheduler
-    samples_per_task: int = 1 # simulations per Dask task
+    samples_per_task: int = 1 # simulations per Dask task (more amortise the task's overhead; fewer spread a step wider)
     connect_timeout_s: float = 30.0 # how long --scheduler ADDRESS may take to answer
     units: int = 60 # the helix: subunits
     radius: float = 40.0 # its radius, Å
@@ -155,16 +205,17 @@ class CryoConfig(ExperimentConfig):
 
 # %% ../../nbs/26_cryoet.ipynb #579e227f
 PRESETS = {
-    'quick': CryoConfig(),
+    'quick': CryoConfig(samples_per_task=4),
     'paper': CryoConfig(studies=('2param', '4param'),
                         gss=tuple(f'{d}:{s}:{c}' for d in ('gaussian', 'laplace', 'triangular')
                                   for s in ('mc', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian')
                                   for c in ('none', 'fx', 'loo')),
                         n_samples=16, steps=60, repeats=5, units=150, radius=60.0, atoms_per_unit=120, blob=14.0,
                         field_of_view=400.0, sampling=0.5, slice_thickness=2.0, pixel=1.0, checkpoint_every_s=300.0)}
-"""`quick`: the 2-parameter study on a 64×64 micrograph (4 Å pixels), GSS Laplace + RQMC latin + LOO and Gaussian + MC
-+ none (4 samples × 120 steps, 4 repeats) beside MC search (20 repeats of 480 points) — about 7 minutes on 2 CPU
-cores. `paper`:
+"""`quick`: the 2-parameter study on a 64×64 micrograph (4 Å pixels), GSS Laplace and Gaussian with RQMC latin + LOO,
+and Gaussian with MC + none (4 samples × 120 steps, 4 repeats) beside MC search (20 repeats of 480 points), 4
+simulations a Dask task (a 13 ms simulation is short beside a task's overhead) — about 3 minutes on 2 CPU cores.
+`paper`:
 400×400 micrographs (1 Å pixels, 0.5 Å wave grid, an 18,000-atom helix), both studies, the Fig. 10 / Fig. 15 grid
 (3 distributions × 4 samplers × 3 covariates; RQMC cartesian needs s = k^d: 16 = 4² = 2⁴) — a cluster."""
 
@@ -199,6 +250,8 @@ def _tasks(cfg: CryoConfig) -> list:
             raise ValueError(f"config key {key!r} must be a positive integer{' ≥ 2' if key == 'n_samples' else ''}, "
                              f"got {v!r}")
     _lr_schedule(cfg.lr_schedule, cfg.steps)
+    if cfg.voltage_coordinate not in COORDINATES:
+        raise ValueError(f"`voltage_coordinate` must be one of {list(COORDINATES)}, got {cfg.voltage_coordinate!r}")
     if len(cfg.gamma) != 2 or not all(g > 0 for g in cfg.gamma):
         raise ValueError(f"`gamma` must be two positive noise scales (first, last step), got {cfg.gamma}")
     bad = sorted(set(cfg.studies) - set(STUDIES))
@@ -230,26 +283,27 @@ def _evaluator(scheduler, workers: int, samples_per_task: int, connect_timeout_s
     return _EVALUATORS[key]
 
 # %% ../../nbs/26_cryoet.ipynb #e88b1125
-def _target(study: str, cfg: CryoConfig) -> MicrographLoss:
-    "The study's per-sample loss, with its ground-truth micrograph simulated here."
+def _target(study: str, cfg: CryoConfig, coordinate: str = 'voltage') -> MicrographLoss:
+    "The study's per-sample loss, with its ground-truth micrograph simulated here; `coordinate` as in `MicrographLoss`."
     specimen, microscope = _setup(cfg)
     st = STUDIES[study]
     dose = cfg.dose or None
     gt = micrograph(300.0, 3.0, 0.0, 0.0, specimen, microscope, dose=dose, seed=12345)
-    return MicrographLoss(gt, st['names'], st['lower'], st['upper'], specimen, microscope, dose)
+    return MicrographLoss(gt, st['names'], st['lower'], st['upper'], specimen, microscope, dose, coordinate)
 
 # %% ../../nbs/26_cryoet.ipynb #deb24c41
 def _gss_run(task: Task, cfg: CryoConfig, ctx) -> list:
     "One GSS configuration of a study: all repeats as one batch through the trainer (checkpointed, resumable)."
     study, m = task.key['study'], task.params['m']
-    loss, names = _target(study, cfg), STUDIES[task.key['study']]['names']
+    loss, names = _target(study, cfg, cfg.voltage_coordinate), STUDIES[task.key['study']]['names']
     ev = _evaluator(ctx.scheduler, cfg.workers, cfg.samples_per_task, cfg.connect_timeout_s)
-    init = starts(study, cfg.repeats, ctx.seed)[:, 0]
-    model = Parameters(init)
+    init = starts(study, cfg.repeats, ctx.seed)[:, 0]                    # uniform in the box, in RMSE units
+    model = Parameters(loss.encode(init))
+    lo, hi = (init.new_tensor(b) for b in loss.box)
+    params = lambda z: loss.decode(torch.maximum(torch.minimum(z, hi), lo))  # the iterate, projected, in RMSE units
     def loss_fn(model, batch, g): return gss_step(m, model, loss, ev, cfg.n_samples, cfg.gamma, cfg.steps, g)
     def evaluate(model):
-        lo, hi = model.theta.new_tensor(loss.lower), model.theta.new_tensor(loss.upper)
-        e = rmse(torch.maximum(torch.minimum(model.theta, hi), lo), names)
+        e = rmse(params(model.theta), names)
         return dict(score=-e.mean().item(), rmse=e.mean().item(), rmse_std=e.std().item() if len(e) > 1 else 0.0)
     tag = f'{study}-{m.tag}'
     r = train(model, loss_fn, lambda g: None, evaluate, cfg.steps, ctx.file(f'train/{tag}.csv'),
@@ -257,8 +311,7 @@ def _gss_run(task: Task, cfg: CryoConfig, ctx) -> list:
               checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.repeats, progress=ctx.progress, desc=tag,
               metrics=('rmse', 'rmse_std'), betas=(0.5, 0.9),
               lr_schedule=_lr_schedule(cfg.lr_schedule, cfg.steps))
-    lo, hi = init.new_tensor(loss.lower), init.new_tensor(loss.upper)
-    final = torch.maximum(torch.minimum(model.theta.detach(), hi), lo)
+    final = params(model.theta.detach())
     _write_params(ctx.file(f'params/{tag}.csv'), names, init, final)
     e0, e = rmse(init, names), rmse(final, names)
     n_sims = cfg.steps * (cfg.n_samples + (m.covariate == 'fx'))
@@ -429,5 +482,5 @@ def _report(out: Path) -> list:
 CRYOET = register(Experiment('cryoet', 'Section 4.5: cryo-ET microscope and specimen parameters from an abTEM '
                                        'micrograph, GSS vs MC search, on Dask (--scheduler ADDRESS for a cluster)',
                              PRESETS, {'summary.csv': CryoRow}, _tasks, _run_task, _report,
-                             durations={'quick': 'about 7 min on 2 CPU cores',
-                                        'paper': 'a cluster: ~4.5 s a simulation, ~10⁵ simulations'}))
+                             durations={'quick': 'about 3 min on 2 CPU cores',
+                                        'paper': 'a cluster: ~2–5 s a simulation, ~10⁵ simulations'}))
