@@ -11,17 +11,23 @@ from functools import lru_cache
 import numpy as np
 
 # %% auto #0
-__all__ = ['HC_KEV_ANGSTROM', 'ELECTRON_REST_KEV', 'wavelength', 'aperture_semiangle', 'aperture_cutoff', 'HelicalAssembly',
-           'Microscope', 'potential', 'micrograph']
+__all__ = ['HC_KEV_ANGSTROM', 'ELECTRON_REST_KEV', 'wavelength', 'acceleration_voltage', 'aperture_semiangle', 'aperture_cutoff',
+           'HelicalAssembly', 'Microscope', 'potential', 'micrograph']
 
 # %% ../../nbs/17_tem.ipynb #c2b65493
 HC_KEV_ANGSTROM = 12.398419843320026     # h·c in keV·Å
 ELECTRON_REST_KEV = 510.99895            # m_e·c² in keV
 
-def wavelength(voltage_kV: float, # acceleration voltage
-              ) -> float:
+def wavelength(voltage_kV, # acceleration voltage: a number, array or tensor
+              ):
     "The relativistic electron wavelength in Å."
-    return HC_KEV_ANGSTROM / math.sqrt(voltage_kV * (voltage_kV + 2 * ELECTRON_REST_KEV))
+    return HC_KEV_ANGSTROM / (voltage_kV * (voltage_kV + 2 * ELECTRON_REST_KEV)) ** 0.5
+
+# %% ../../nbs/17_tem.ipynb #df5f1cc3
+def acceleration_voltage(wavelength_A, # the electron wavelength in Å (> 0): a number, array or tensor
+                        ):
+    "The acceleration voltage in kV of electrons of that wavelength: the inverse of `wavelength`."
+    return (ELECTRON_REST_KEV ** 2 + (HC_KEV_ANGSTROM / wavelength_A) ** 2) ** 0.5 - ELECTRON_REST_KEV
 
 # %% ../../nbs/17_tem.ipynb #08523087
 def aperture_semiangle(focal_length_mm: float, # the primary lens' focal length; ≤ 0: no aperture

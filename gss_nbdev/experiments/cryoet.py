@@ -17,7 +17,7 @@ from ..sampling import SAMPLERS
 from ..core import COVARIATES
 from ..smoothing import smooth
 from ..evaluators import DaskEvaluator
-from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, HC_KEV_ANGSTROM, ELECTRON_REST_KEV
+from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, wavelength, acceleration_voltage
 from .harness import Experiment, ExperimentConfig, Task, register, read_rows
 from .trainer import train
 
@@ -37,14 +37,13 @@ TRUTH = dict(voltage=3.0, focal_length=3.0, x=0.0, y=0.0)
 # %% ../../nbs/26_cryoet.ipynb #d82e689e
 def to_wavelength(voltage, # in RMSE units (100 kV): a number, array or tensor
                  ):
-    "The electron's relativistic wavelength in pm."
-    v = 100 * voltage
-    return 100 * HC_KEV_ANGSTROM / (v * (v + 2 * ELECTRON_REST_KEV)) ** 0.5
+    "The electron's relativistic wavelength in pm (the simulator's `wavelength`, in the study's units)."
+    return 100 * wavelength(100 * voltage)
 
 def from_wavelength(lam, # the wavelength in pm (> 0): a number, array or tensor
                    ):
     "The acceleration voltage in RMSE units (100 kV) of electrons of wavelength `lam`: the inverse of `to_wavelength`."
-    return ((ELECTRON_REST_KEV ** 2 + (100 * HC_KEV_ANGSTROM / lam) ** 2) ** 0.5 - ELECTRON_REST_KEV) / 100
+    return acceleration_voltage(lam / 100) / 100
 
 
 # %% ../../nbs/26_cryoet.ipynb #cf6f62f7
