@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gss_nbdev.algorithms.tem import micrograph  # noqa: E402
 from gss_nbdev.evaluators import DaskEvaluator  # noqa: E402
-from gss_nbdev.experiments.cryoet import PRESETS, _setup, _target, starts, Parameters, gss_step, GSSMethod  # noqa: E402
+from gss_nbdev.experiments.cryoet import PRESETS, _setup, _target, starts, Parameters, gss_step  # noqa: E402
+from gss_nbdev.spec import SmoothingSpec  # noqa: E402
 from _report import machine_info, write_report  # noqa: E402
 
 
@@ -46,11 +47,11 @@ def estimator_share(ev, loss, steps=5):
     "Seconds of a GSS step (4 repeats × 4 samples on `ev`) and the share of it spent outside the evaluator."
     timed = Timed(ev)
     model = Parameters(starts('2param', 4, seed=5)[:, 0])
-    m = GSSMethod('laplace', 'rqmc-latin', 'loo')
-    gss_step(m, model, loss, timed, 4, (1.0, 0.05), 100, torch.Generator().manual_seed(0))      # warm-up
+    spec = SmoothingSpec('laplace', 1.0, 4, 'rqmc-latin', 'loo', smoothing='loss')
+    gss_step(spec, model.theta, loss, timed, 0, 100, 0.05, torch.Generator().manual_seed(0))      # warm-up
     timed.seconds, t0 = 0.0, time.perf_counter()
-    for _ in range(steps):
-        gss_step(m, model, loss, timed, 4, (1.0, 0.05), 100, torch.Generator().manual_seed(1)).backward()
+    for t in range(steps):
+        gss_step(spec, model.theta, loss, timed, t, 100, 0.05, torch.Generator().manual_seed(1)).backward()
     step = (time.perf_counter() - t0) / steps
     return step, 1 - timed.seconds / steps / step
 

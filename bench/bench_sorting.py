@@ -20,7 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gss_nbdev.experiments.sorting import Method, SortingCNN, sorting_loss  # noqa: E402
+from gss_nbdev.experiments.harness import Method  # noqa: E402
+from gss_nbdev.experiments.sorting import SortingCNN, sorting_loss  # noqa: E402
+from gss_nbdev.spec import SmoothingSpec  # noqa: E402
 from gss_nbdev.smoothing import smooth  # noqa: E402
 from gss_nbdev.algorithms.sorting import sort_permutation  # noqa: E402
 from _report import machine_info, write_report  # noqa: E402
@@ -50,8 +52,8 @@ def main():
     a = ap.parse_args()
     device = torch.device(a.device)
     counts = (256, 1024) + ((32768,) if device.type == 'cuda' else ())
-    gss = {s: Method('gss', 'logistic', 'rqmc-latin', 'loo', s, 1.0) for s in counts}
-    base = step_fn(Method('neuralsort', temperature=1.0), a.batch, device)
+    gss = {s: Method('gss', SmoothingSpec('logistic', 1.0, s)) for s in counts}
+    base = step_fn(Method('neuralsort', param=1.0), a.batch, device)
     fns = [base] + [step_fn(m, a.batch, device) for m in gss.values()]
     times = timeit(fns, device, repeat=a.repeat)
     steps = [dict(n_samples=s, t_neuralsort_ms=1e3 * statistics.median(times[0]),

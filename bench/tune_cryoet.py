@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gss_nbdev.algorithms.tem import micrograph  # noqa: E402
 from gss_nbdev.smoothing import smooth  # noqa: E402
-from gss_nbdev.experiments.cryoet import (PRESETS, STUDIES, COORDINATES, _setup, rmse, starts,  # noqa: E402
-                                          _lr_schedule)
+from gss_nbdev.experiments.cryoet import PRESETS, STUDIES, COORDINATES, _setup, rmse, starts  # noqa: E402
+from gss_nbdev.experiments.trainer import Optim  # noqa: E402
 from _report import machine_info, write_report  # noqa: E402
 
 NAMES = STUDIES['2param']['names']
@@ -62,7 +62,7 @@ def gss(sur, seeds, dist='gaussian', sampler='rqmc-latin', covariate='loo', coor
     blo, bhi = torch.minimum(blo, bhi), torch.maximum(blo, bhi)
     theta = torch.nn.Parameter(conv(torch.cat([starts('2param', repeats, sd)[:, 0] for sd in seeds]), enc))
     opt = torch.optim.Adam([theta], lr=lr, betas=(0.5, 0.9))
-    factor = _lr_schedule(schedule, steps)
+    rate = Optim(lr, schedule=schedule).rate                     # the trainer's schedule, step by step
     g = torch.Generator().manual_seed(1)
     f = lambda z: sur(conv(torch.maximum(torch.minimum(z, bhi), blo), dec))
     for t in range(steps):
@@ -70,9 +70,7 @@ def gss(sur, seeds, dist='gaussian', sampler='rqmc-latin', covariate='loo', coor
         scale = gamma[0] * (gamma[1] / gamma[0]) ** (t / max(steps - 1, 1))
         v = smooth(f, theta, dist=dist, scale=scale, n_samples=s, sampler=sampler, covariate=covariate, generator=g)
         opt.zero_grad(); v.sum().backward()
-        for pg in opt.param_groups:
-            pg['lr'] = lr * (1.0 if factor is None else 0.5 * (1 + math.cos(math.pi * t / steps)) if factor == 'cosine'
-                             else factor(t))
+        for pg in opt.param_groups: pg['lr'] = rate(t, steps)
         opt.step()
     return rmse(conv(torch.maximum(torch.minimum(theta.detach(), bhi), blo), dec), NAMES)
 

@@ -11,7 +11,7 @@ import typing
 import torch
 
 # %% auto #0
-__all__ = ['ALIASES', 'quickstart', 'main']
+__all__ = ['DATA_FLAGS', 'SKIP', 'quickstart', 'config_help', 'main']
 
 # %% ../nbs/30_cli.ipynb #177fcc44
 def quickstart(seed: int = 0, # seed of the noise generator
@@ -32,10 +32,11 @@ def quickstart(seed: int = 0, # seed of the noise generator
     if abs(mean - exact) > 5 * se + 1e-4: raise RuntimeError("quickstart estimate is more than 5 standard errors off")
     return dict(estimate=mean, se=se, exact=exact)
 
-# %% ../nbs/30_cli.ipynb #f4a4aa74
-ALIASES = {'data_dir': ('--mnist-dir', '--warcraft-dir', '--mesh')}
-"""Other spellings of `reproduce`'s flags: `--mnist-dir` (sorting), `--warcraft-dir` (Warcraft) and `--mesh` (teapot: an
-OBJ file) read as `--data-dir`."""
+# %% ../nbs/30_cli.ipynb #f4a4aa76
+DATA_FLAGS = ('--data-dir', '--mnist-dir', '--warcraft-dir', '--mesh')
+"The data flags: `--data-dir` for any experiment that reads data, and the experiments' own names for it."
+SKIP = ('name', 'overrides', 'progress', 'data_dir')
+"`reproduce`'s parameters that are not flags of their own."
 
 def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
     "Add a flag for every option of `reproduce` to `r`: names, defaults and help come from its signature and docments."
@@ -43,17 +44,25 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
     from gss_nbdev.experiments.harness import reproduce
     docs, hints = docments(reproduce), typing.get_type_hints(reproduce)
     for p in inspect.signature(reproduce).parameters.values():
-        if p.name in ('name', 'overrides', 'progress'): continue
+        if p.name in SKIP: continue
         flag, help_ = '--' + p.name.replace('_', '-'), docs.get(p.name) or ''
         if hints.get(p.name) is bool: r.add_argument(flag, action='store_true', help=help_)
-        elif p.name == 'scale':
-            r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
-        else: r.add_argument(flag, *ALIASES.get(p.name, ()), type=int if hints.get(p.name) is int else str,
-                             default=p.default, help=help_ + ('' if p.default is None else f' (default {p.default})'))
-    r.add_argument('--no-progress', action='store_true', help='no progress bar')
+        elif p.name == 'scale': r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
+        else:
+            typ = {int: int, float: float}.get(hints.get(p.name), str)
+            if p.name == 'workers': typ = int
+            r.add_argument(flag, type=typ, default=p.default,
+                           help=help_ + ('' if p.default is None else f' (default {p.default})'))
+    for f in DATA_FLAGS:
+        r.add_argument(f, dest=f[2:].replace('-', '_'), default=None,
+                       help="the original data (an experiment's own flag: --mnist-dir sorting, --warcraft-dir Warcraft, "
+                            "--mesh teapot)" if f == '--data-dir' else argparse.SUPPRESS)
+    r.add_argument('--dry-run', action='store_true', help='expand and check the grid, print the tasks and the estimated '
+                                                         'time, write nothing')
+    r.add_argument('--no-progress', action='store_true', help='no progress bars')
     r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help="change one key of the preset's config, e.g. --set n_samples=256 (repeatable; recorded in "
-                        "config.json)")
+                        "config.json); `gss reproduce NAME --help` lists the keys")
 
 # %% ../nbs/30_cli.ipynb #c468819e
 def _overrides(sets: list) -> dict:
@@ -65,38 +74,96 @@ def _overrides(sets: list) -> dict:
         out[key.strip()] = value.strip()
     return out
 
+# %% ../nbs/30_cli.ipynb #e44e69f6
+def _data_dir(a, exp) -> str | None:
+    "The data flag given, checked against what the experiment reads; a ValueError for one it does not use."
+    given = {f: getattr(a, f[2:].replace('-', '_')) for f in DATA_FLAGS if getattr(a, f[2:].replace('-', '_'))}
+    if not given: return None
+    if exp.data_flag is None:
+        raise ValueError(f"`{exp.name}` reads no data files: {', '.join(given)} is not one of its flags")
+    wrong = [f for f in given if f not in ('--data-dir', exp.data_flag)]
+    if wrong: raise ValueError(f"{wrong[0]} is not a flag of `{exp.name}`; its data flag is {exp.data_flag}")
+    if len(given) > 1: raise ValueError(f"give the data once, with {exp.data_flag}, not with {' and '.join(given)}")
+    return next(iter(given.values()))
+
+# %% ../nbs/30_cli.ipynb #7ceb614b
+def config_help(exp) -> str:
+    "The experiment's config keys: type and domain, default per scale, documentation."
+    from gss_nbdev.validation import describe_type
+    cls = type(exp.presets['quick'])
+    types, docs = cls.types(), cls.docs()
+    show = lambda v: ','.join(f'{x:g}' if isinstance(x, float) else str(x) for x in v) if isinstance(v, tuple) else \
+        (f'{v:g}' if isinstance(v, float) else str(v))
+    lines = [f"config keys of `{exp.name}` (--set KEY=VALUE):"]
+    for k in cls.keys():
+        vals = {s: show(getattr(cfg, k)) for s, cfg in exp.presets.items()}
+        d = f"default {vals['quick']}" + ''.join(f"; {s} {v}" for s, v in vals.items() if s != 'quick' and v != vals['quick'])
+        lines.append(f"  {k} ({describe_type(types[k])}): {docs.get(k, '')} [{d[:200]}]")
+    return '\n'.join(lines)
+
+# %% ../nbs/30_cli.ipynb #e02d568e
+def _list(EXPERIMENTS: dict) -> None:
+    "Each experiment, its description, and per scale its task count and estimated time on 2 CPU cores."
+    from gss_nbdev.experiments.harness import plan, _duration
+    for name, exp in sorted(EXPERIMENTS.items()):
+        print(f'{name:12s} {exp.description}')
+        for scale in exp.presets:
+            p = plan(name, scale, check=False)
+            t = '' if p.seconds is None else f', estimated {_duration(p.seconds)} on 2 CPU cores'
+            print(f'{"":12s}   --scale {scale}: {len(p.tasks)} task(s){t}')
+
+# %% ../nbs/30_cli.ipynb #76fdd043
+def _resume_hint(a) -> str:
+    "The command that continues an interrupted run."
+    out = a.out or f'runs/{a.name}-{a.scale}'
+    sets = ''.join(f' --set {s}' for s in a.set)
+    return f"gss reproduce {a.name} --scale {a.scale} --out {out} --resume{sets}"
+
 # %% ../nbs/30_cli.ipynb #dc14ba5d
-def main(argv=None, # the arguments (default: sys.argv[1:])
-        ) -> int:
-    """The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|paper] [--set KEY=VALUE] ...`,
-    `gss reproduce --list`."""
+def _parser(EXPERIMENTS: dict, argv: list) -> tuple:
+    "The `gss` parser and its `reproduce` subparser (with the named experiment's config keys in its help)."
     from gss_nbdev import __version__
-    from gss_nbdev.experiments.harness import experiments, reproduce
-    EXPERIMENTS = experiments()
     ap = argparse.ArgumentParser(prog='gss', description='gss_nbdev: generalized stochastic smoothing.')
     ap.add_argument('--version', action='version', version=f'gss_nbdev {__version__} (torch {torch.__version__})')
     sub = ap.add_subparsers(dest='cmd', required=True)
     q = sub.add_parser('quickstart', help="run the README's quickstart example")
     q.add_argument('--seed', type=int, default=0, help='seed of the noise generator (default 0)')
-    r = sub.add_parser('reproduce', help="rerun one of the paper's experiments: CSV, figures and tables")
+    named = next((x for x in argv[1:2] if x in EXPERIMENTS), None) if argv[:1] == ['reproduce'] else None
+    r = sub.add_parser('reproduce', help="rerun one of the paper's experiments: CSV, figures and tables",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=config_help(EXPERIMENTS[named]) if named else
+                       "gss reproduce NAME --help lists that experiment's config keys.")
     r.add_argument('name', nargs='?', help=f'experiment to run: one of {sorted(EXPERIMENTS)}')
     r.add_argument('--list', action='store_true', help='list the experiments and exit')
     _reproduce_arguments(r, sorted({s for e in EXPERIMENTS.values() for s in e.presets}))
+    return ap, r
+
+# %% ../nbs/30_cli.ipynb #5088bf2b
+def main(argv=None, # the arguments (default: sys.argv[1:])
+        ) -> int:
+    """The `gss` console script: `gss quickstart`, `gss reproduce NAME [--scale quick|medium|paper] [--set KEY=VALUE]
+    [--workers N | --scheduler ADDRESS] [--dry-run] ...`, `gss reproduce --list`."""
+    from gss_nbdev.experiments.harness import experiments, reproduce, plan
+    EXPERIMENTS = experiments()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap, r = _parser(EXPERIMENTS, argv)
     a = ap.parse_args(argv)
     if a.cmd == 'quickstart': quickstart(a.seed); return 0
-    if a.list or a.name is None:
-        if not a.list: r.error('name the experiment to run, or pass --list')
-        for name, exp in sorted(EXPERIMENTS.items()):
-            print(f'{name:12s} {exp.description}')
-            for scale, took in exp.durations.items(): print(f'{"":12s}   --scale {scale}: {took}')
-        return 0
+    if a.list: _list(EXPERIMENTS); return 0
+    if a.name is None: r.error('name the experiment to run, or pass --list')
     if a.name not in EXPERIMENTS:
         r.error(f"unknown experiment {a.name!r}; choose from {sorted(EXPERIMENTS)} (gss reproduce --list)")
     try:
-        out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, progress=not a.no_progress,
-                        overrides=_overrides(a.set), data_dir=a.data_dir, scheduler=a.scheduler)
-    # one line that names the argument; no usage dump
+        data_dir = _data_dir(a, EXPERIMENTS[a.name])
+        if a.dry_run:
+            print(plan(a.name, a.scale, _overrides(a.set), a.out, data_dir).summary() + '\n(dry run: nothing written)')
+            return 0
+        out = reproduce(a.name, a.scale, a.out, a.device, a.seed, a.resume, a.force, not a.no_progress,
+                        _overrides(a.set), data_dir, a.workers, a.scheduler, a.connect_timeout_s)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, ConnectionError, ImportError) as e:
-        print(f'gss reproduce: error: {e}', file=sys.stderr); return 2
+        print(f'gss reproduce: error: {e}', file=sys.stderr); return 2          # one line that names the argument
+    except KeyboardInterrupt:
+        print(f'\ngss reproduce: interrupted; finished tasks are kept. Continue with: {_resume_hint(a)}', file=sys.stderr)
+        return 130
     print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]
     return 0

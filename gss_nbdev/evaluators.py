@@ -12,8 +12,8 @@ from torch import Tensor
 from .validation import check_count
 
 # %% auto #0
-__all__ = ['EvaluationError', 'EvaluationTimeout', 'Evaluator', 'SerialEvaluator', 'ExecutorEvaluator', 'DaskEvaluator',
-           'as_evaluator', 'sensor_trip_tick']
+__all__ = ['EvaluationError', 'EvaluationTimeout', 'Evaluator', 'SerialEvaluator', 'ExecutorEvaluator', 'dask_client',
+           'DaskEvaluator', 'as_evaluator', 'sensor_trip_tick']
 
 # %% ../nbs/07_evaluators.ipynb #64d965d4
 class EvaluationError(RuntimeError):
@@ -199,6 +199,50 @@ class ExecutorEvaluator(Evaluator):
         finally:
             for fut in live: fut.cancel()
 
+# %% ../nbs/07_evaluators.ipynb #190e8ca6
+def _connect(address: str, security, timeout: float):
+    "A Client of the scheduler at `address`, or a ConnectionError naming it, within `timeout` seconds whatever answers."
+    import threading
+    from distributed import Client
+    box = {}
+    def go():
+        try: box['client'] = Client(address, security=security, timeout=timeout)
+        except BaseException as e: box['error'] = e                 # MemoryError from a non-Dask peer included
+    t = threading.Thread(target=go, daemon=True, name=f'connect {address}')
+    t.start(); t.join(timeout + 2)
+    if 'client' in box: return box['client']
+    why = (f"{type(box['error']).__name__}: {str(box['error'])[:200]}" if 'error' in box else
+           'something answers there but does not complete a Dask handshake')
+    raise ConnectionError(f"no Dask scheduler answered at {address!r} within {timeout:g} s ({why})")
+
+# %% ../nbs/07_evaluators.ipynb #d276ad6f
+def dask_client(address: str | None = None, # a running scheduler, e.g. 'tcp://host:8786'; None: a new LocalCluster
+                n_workers: int | None = None, # workers of the LocalCluster (default: one per core)
+                connect_timeout: float = 30.0, # how long `address` may take to answer
+                security=None, # a distributed.security.Security (TLS), or True for temporary TLS on a LocalCluster
+                **cluster_kwargs, # more LocalCluster options
+               ) -> tuple:
+    """`(client, cluster)`: a Client of the scheduler at `address` (cluster None), or of a new LocalCluster of
+    single-threaded worker processes bound to 127.0.0.1."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as e:
+        raise ImportError(f"Dask's `distributed` package is needed ({e}); install it with "
+                          "pip install 'gss_nbdev[dask]' (or pip install distributed)") from None
+    if address is not None:
+        if not isinstance(address, str) or not address.strip() or ' ' in address.strip():
+            raise ValueError(f"a Dask scheduler address is written like 'tcp://host:8786', got {address!r}")
+        return _connect(address.strip(), security, connect_timeout), None
+    n_workers = check_count(n_workers if n_workers is not None else os.cpu_count() or 1, 'n_workers')
+    opts = dict(n_workers=n_workers, threads_per_worker=1, processes=True, host='127.0.0.1',
+                dashboard_address='127.0.0.1:0', silence_logs=logging.CRITICAL)
+    if security is not None: opts['security'] = security
+    # one task per worker at a time: a worker that dies takes only its own task with it
+    with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
+        cluster = LocalCluster(**{**opts, **cluster_kwargs})
+    return Client(cluster), cluster
+
 # %% ../nbs/07_evaluators.ipynb #cb4a74d9
 class DaskEvaluator(Evaluator):
     "Evaluate on Dask: an in-process `LocalCluster` by default, a running cluster by `address=`, or a given `client`."
@@ -225,28 +269,9 @@ class DaskEvaluator(Evaluator):
         """The `distributed.Client`, connected on first use (starting a LocalCluster when neither `client` nor `address`
         was given)."""
         if self._client is None:
-            try:
-                import dask
-                from distributed import Client, LocalCluster
-            except ImportError as e:
-                raise ImportError(f"DaskEvaluator needs Dask's `distributed` package ({e}); install it with "
-                                  f"pip install 'gss_nbdev[dask]' (or pip install distributed)") from None
-            if self.address is not None:
-                wait = self.connect_timeout or self.timeout or 30
-                try: self._client = Client(self.address, security=self.security, timeout=wait)
-                except (OSError, TimeoutError) as e:
-                    raise ConnectionError(f"no Dask scheduler answered at `address`={self.address!r} within {wait} s "
-                                          f"({type(e).__name__}: {e})") from None
-            else:   # this machine only: scheduler and dashboard on the loopback interface, never on 0.0.0.0
-                opts = dict(n_workers=self.n_workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                            host='127.0.0.1',
-                            dashboard_address='127.0.0.1:0', silence_logs=logging.CRITICAL)
-                if self.security is not None: opts['security'] = self.security
-                # one task per worker at a time: a worker that dies takes only the task that killed it with it, so a
-                # KilledWorker names the right sample
-                with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
-                    self._cluster = LocalCluster(**{**opts, **self.cluster_kwargs})
-                self._client = Client(self._cluster)
+            wait = self.connect_timeout or self.timeout or 30
+            self._client, self._cluster = dask_client(self.address, self.n_workers or os.cpu_count(), wait,
+                                                      self.security, **self.cluster_kwargs)
             self._owns_client = True
         return self._client
 

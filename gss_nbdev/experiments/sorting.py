@@ -4,27 +4,30 @@
 
 # %% ../../nbs/23_sorting.ipynb #acfe21fd
 from __future__ import annotations
-import csv, math, re
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-from ..distributions import DISTRIBUTIONS
-from ..sampling import SAMPLERS
-from ..core import COVARIATES
+from ..validation import Domain, Count, Natural, Positive, NonNegative, OneOf, Some
+from ..distributions import DISTRIBUTIONS, PAPER_DISTRIBUTIONS
+from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand, PAPER_SAMPLERS
 from ..smoothing import smooth
-from ..algorithms.sorting import sort_permutation, ranks, neuralsort, softsort
+from ..algorithms.sorting import sort_permutation, ranks, neuralsort, softsort, ot_sort
 from ..datasets.mnist import Digits, load_digits, sample_sets
-from .harness import Experiment, ExperimentConfig, Task, register, read_rows
-from .trainer import train
+from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
+                                           read_rows)
+from .report import Table, pm, plot_curves, preamble, select_on_val
+from .trainer import Evaluation, Optim, train
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'PAPER_BASELINES', 'PAPER_GSS', 'SORTING', 'SortingCNN', 'Method', 'relaxed_permutation',
-           'sorting_loss', 'sort_metrics', 'evaluate_sets', 'SortingConfig', 'SortingRow', 'select_on_val',
-           'markdown_table']
+__all__ = ['METHODS', 'KNOBS', 'PRESETS', 'PAPER_BASELINES', 'PAPER_GSS', 'CONFIG', 'SORTING', 'SortingCNN',
+           'relaxed_permutation', 'sorting_loss', 'sort_metrics', 'evaluate_sets', 'SortingConfig', 'SortingRow',
+           'selected', 'best_cv', 'paper_em', 'results_table']
 
 # %% ../../nbs/23_sorting.ipynb #96b9b8e7
 class SortingCNN(nn.Module):
@@ -39,41 +42,14 @@ class SortingCNN(nn.Module):
         lead = x.shape[:-3]
         return self.head(self.features(x.reshape(-1, *x.shape[-3:]))).reshape(lead)
 
-# %% ../../nbs/23_sorting.ipynb #3717bfb2
-METHODS = ('gss', 'gss-loss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy')
-"The training methods: smoothing the sort (`gss`) or the loss (`gss-loss`), and the four relaxation baselines."
+# %% ../../nbs/23_sorting.ipynb #372465e8
+METHODS = ('gss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy', 'dsn-optimal', 'ot-sort')
+"The training methods: GSS (smoothing the sort or the loss), and the relaxations of Table 2."
+KNOBS = {'neuralsort': 'neuralsort_tau', 'softsort': 'softsort_tau', 'dsn-logistic': 'dsn_steepness',
+         'dsn-cauchy': 'dsn_steepness', 'dsn-optimal': 'dsn_steepness', 'ot-sort': 'ot_epsilon'}
+"The config key holding each relaxation's knob (its values are chosen on val)."
 
-# %% ../../nbs/23_sorting.ipynb #692daf45
-@dataclass
-class Method:
-    "One trained configuration: the method and its settings (`temperature` is τ for NeuralSort/SoftSort, β for DSNs)."
-    method: str
-    distribution: str = '-'
-    sampler: str = '-'
-    covariate: str = '-'
-    n_samples: int = 0
-    gamma: float = 0.0
-    temperature: float = 0.0
-
-    def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"unknown method {self.method!r}; valid: {list(METHODS)}")
-        if self.method.startswith('gss'):
-            for k, ok in (('distribution', DISTRIBUTIONS), ('sampler', SAMPLERS), ('covariate', COVARIATES)):
-                if getattr(self, k) not in ok: raise ValueError(f"unknown {k} {getattr(self, k)!r}; valid: {list(ok)}")
-            if not (isinstance(self.n_samples, int) and self.n_samples >= 1):
-                raise ValueError(f"`n_samples` must be a positive integer, got {self.n_samples!r}")
-            if not self.gamma > 0: raise ValueError(f"`gamma` must be positive, got {self.gamma!r}")
-        elif not self.temperature > 0:
-            raise ValueError(f"{self.method} needs a positive temperature (τ or steepness), got {self.temperature!r}")
-
-    @property
-    def tag(self) -> str:
-        "A file-name-safe name of this configuration."
-        gss = [self.distribution, self.sampler, self.covariate, f's{self.n_samples}', f'g{self.gamma:g}']
-        parts = [self.method] + (gss if self.method.startswith('gss') else [f't{self.temperature:g}'])
-        return re.sub(r'[^A-Za-z0-9_.-]', '_', '-'.join(parts))
-
-# %% ../../nbs/23_sorting.ipynb #9b748a37
+# %% ../../nbs/23_sorting.ipynb #5389c1ab
 def _dsn(n: int, steepness: float, distribution: str, device):
     "diffsort's odd-even sorting network, imported when used (the `sorting` extra)."
     try: from diffsort import DiffSortNet
@@ -83,21 +59,21 @@ def _dsn(n: int, steepness: float, distribution: str, device):
     return DiffSortNet('odd_even', n, device=str(device), steepness=steepness, distribution=distribution)
 
 # %% ../../nbs/23_sorting.ipynb #d3cc4b22
-def relaxed_permutation(m: Method, # the method (not `gss-loss`, which relaxes no matrix)
+def relaxed_permutation(m: Method, # the method (not GSS smoothing the loss, which relaxes no matrix)
                         scores: Tensor, # (B, n)
-                        generator: torch.Generator | None = None, # the smoothing noise's generator (`gss`)
+                        generator: torch.Generator | None = None, # the smoothing noise's generator (GSS)
                         dsn=None, # a diffsort network for the DSN methods (built once per training)
                        ) -> Tensor:
     "The relaxed permutation matrix `(B, n, n)` of a method, rows in ascending order as `sort_permutation`."
-    if m.method == 'gss':
-        return smooth(sort_permutation, scores, dist=m.distribution, scale=m.gamma, n_samples=m.n_samples,
-                      sampler=m.sampler, covariate=m.covariate, generator=generator)
-    if m.method == 'neuralsort': return neuralsort(scores, m.temperature)
-    if m.method == 'softsort': return softsort(scores, m.temperature)
-    if m.method.startswith('dsn'):
-        if dsn is None: dsn = _dsn(scores.shape[-1], m.temperature, m.method.split('-')[1], scores.device)
-        return dsn(scores)[1].mT                        # diffsort's P sorts by x @ P; ours by P @ x
-    raise ValueError(f"{m.method!r} has no relaxed permutation matrix")
+    if m.name == 'gss' and m.spec.smoothing == 'algorithm':
+        return smooth(sort_permutation, scores, **m.spec.options, generator=generator)
+    if m.name == 'neuralsort': return neuralsort(scores, m.param)
+    if m.name == 'softsort': return softsort(scores, m.param)
+    if m.name == 'ot-sort': return ot_sort(scores, m.param)
+    if m.name.startswith('dsn'):
+        if dsn is None: dsn = _dsn(scores.shape[-1], m.param, m.name.split('-')[1], scores.device)
+        return dsn(scores)[1].mT
+    raise ValueError(f"{m.tag!r} has no relaxed permutation matrix")
 
 # %% ../../nbs/23_sorting.ipynb #e62f3f09
 def sorting_loss(m: Method, # the method
@@ -106,14 +82,12 @@ def sorting_loss(m: Method, # the method
                  generator: torch.Generator | None = None, # the smoothing noise's generator
                  dsn=None, # a diffsort network for the DSN methods
                 ) -> Tensor:
-    "The training loss of a method: BCE of its relaxed permutation matrix against the true one (or the smoothed loss)."
+    "The training loss: BCE of the method's relaxed permutation matrix against the true one, or the smoothed loss."
     target = sort_permutation(values.to(scores.dtype))
-    if m.method == 'gss-loss':
+    if m.name == 'gss' and m.spec.smoothing == 'loss':
         wrong = lambda z: (sort_permutation(z) - target[:, None]).abs().mean((-2, -1))    # z: (B, s, n) → (B, s)
-        return smooth(wrong, scores, dist=m.distribution, scale=m.gamma, n_samples=m.n_samples, sampler=m.sampler,
-                      covariate=m.covariate, generator=generator).mean()
-    p = relaxed_permutation(m, scores, generator, dsn).clamp(0, 1)
-    return F.binary_cross_entropy(p, target)
+        return smooth(wrong, scores, **m.spec.options, generator=generator).mean()
+    return F.binary_cross_entropy(relaxed_permutation(m, scores, generator, dsn).clamp(0, 1), target)
 
 # %% ../../nbs/23_sorting.ipynb #ffd24819
 def sort_metrics(scores: Tensor, # (B, n)
@@ -143,56 +117,53 @@ def evaluate_sets(model: nn.Module, # the CNN
 
 # %% ../../nbs/23_sorting.ipynb #ab220acd
 @dataclass
-class SortingConfig(ExperimentConfig):
-    "The sorting benchmark's knobs; `quick` and `paper` presets below. `--set KEY=VALUE` changes any of them."
-    n: int = 5 # items per set
-    methods: tuple[str, ...] = ('gss', 'neuralsort', 'dsn-cauchy') # from METHODS
-    distributions: tuple[str, ...] = ('logistic',) # for gss / gss-loss
-    samplers: tuple[str, ...] = ('rqmc-latin',) # for gss / gss-loss
-    covariates: tuple[str, ...] = ('loo',) # for gss / gss-loss
-    n_samples: tuple[int, ...] = (256,) # for gss / gss-loss
-    gammas: tuple[float, ...] = (1.0,) # scales γ, selected on val
-    neuralsort_tau: tuple[float, ...] = (1.0,) # NeuralSort temperatures, selected on val
-    softsort_tau: tuple[float, ...] = (1.0,) # SoftSort temperatures, selected on val
-    dsn_steepness: tuple[float, ...] = (10.0,) # DSN steepness β, selected on val
-    seeds: tuple[int, ...] = (0,) # training seeds of the GSS methods
-    baseline_seeds: tuple[int, ...] = (0,) # training seeds of the baselines
-    steps: int = 700 # optimizer steps
-    batch: int = 10 # sets per step
-    lr: float = 1e-3 # Adam's learning rate
-    eval_every: int = 100 # steps between val evaluations
-    val_sets: int = 300 # val sets per evaluation (fixed)
-    test_sets: int = 1000 # test sets (fixed)
-    n_digits: int = 4 # digits per item
-    checkpoint_every_s: float = 60.0 # seconds between checkpoints
+class SortingConfig(SmoothingGrid, ExperimentConfig):
+    "The sorting benchmark's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    distributions: Some(OneOf(*DISTRIBUTIONS)) = ('logistic',) # smoothing distributions (Table 1)
+    n: Annotated[int, Domain(low=2)] = 5 # items per set
+    methods: Some(OneOf(*METHODS)) = ('gss', 'neuralsort', 'dsn-cauchy') # from METHODS
+    neuralsort_tau: Some(Positive) = (1.0,) # NeuralSort temperatures τ, chosen on val
+    softsort_tau: Some(Positive) = (1.0,) # SoftSort temperatures τ, chosen on val
+    dsn_steepness: Some(Positive) = (10.0,) # sorting-network steepness β, chosen on val
+    ot_epsilon: Some(Positive) = (0.1,) # OT sort's entropic regularisation ε, chosen on val
+    seeds: Some(Natural) = (0,) # training seeds of every method
+    steps: Count = 700 # optimizer steps
+    batch: Count = 10 # sets per step
+    lr: Positive = 1e-3 # Adam's learning rate
+    eval_every: Count = 100 # steps between val evaluations
+    val_sets: Count = 300 # val sets per evaluation (fixed)
+    test_sets: Count = 1000 # test sets (fixed)
+    n_digits: Count = 4 # digits per item
+    checkpoint_every_s: NonNegative = 60.0 # seconds between checkpoints
 
 # %% ../../nbs/23_sorting.ipynb #58bbd75d
 PRESETS = {
     'quick': SortingConfig(),
-    'paper': SortingConfig(methods=METHODS, distributions=('gaussian', 'logistic', 'gumbel', 'cauchy', 'laplace',
-                                                           'triangular'),
-                           samplers=('mc', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian'), covariates=('none', 'loo'),
-                           n_samples=(256, 1024, 2048, 8192, 32768), gammas=(1.0, 1 / 3, 0.1),
-                           neuralsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0), softsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0),
-                           dsn_steepness=(5.0, 10.0, 20.0, 40.0), seeds=tuple(range(12)),
-                           baseline_seeds=tuple(range(5)),
-                           steps=100_000, batch=100, eval_every=1000, val_sets=1000, test_sets=10_000,
-                           checkpoint_every_s=300.0)}
-"""`quick`: n = 5, GSS (logistic, RQMC latin, LOO, 256 samples, γ = 1), NeuralSort and the Cauchy DSN, one seed,
-700 steps of 10 sets — about 9 minutes on 2 CPU cores. `paper`: the grid of Tables 2–3 (100,000 steps of 100 sets;
-every γ, τ, β selected on val) — for a GPU."""
+    'medium': SortingConfig(
+        methods=('gss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy', 'ot-sort'),
+        distributions=('laplace', 'logistic', 'cauchy'), samplers=('rqmc-latin', 'mc'), covariates=('loo', 'fx'),
+        smoothings=('algorithm', 'loss'), gammas=(1.0, 0.1), cross=(), neuralsort_tau=(1.0, 0.1),
+        softsort_tau=(1.0, 0.1), dsn_steepness=(10.0, 30.0), ot_epsilon=(0.1, 0.03), seeds=(1, 2, 3), steps=900,
+        checkpoint_every_s=120.0),
+    'paper': SortingConfig(
+        methods=METHODS, distributions=PAPER_DISTRIBUTIONS, samplers=PAPER_SAMPLERS, covariates=('none', 'fx', 'loo'),
+        n_samples=(256, 1024, 2048, 8192, 32768), gammas=(1.0, 1 / 3, 0.1), neuralsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0),
+        softsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0), dsn_steepness=(5.0, 10.0, 20.0, 40.0), ot_epsilon=(0.01, 0.03, 0.1, 0.3),
+        seeds=tuple(range(12)), steps=100_000, batch=100, eval_every=1000, val_sets=1000, test_sets=10_000,
+        checkpoint_every_s=300.0)}
 
 # %% ../../nbs/23_sorting.ipynb #5c90803f
 @dataclass
 class SortingRow:
     "One row of `summary.csv`: a trained configuration (the key, up to `seed`), one split, its metrics."
     method: str
+    smoothing: str
     distribution: str
     sampler: str
     covariate: str
     n_samples: int
     gamma: float
-    temperature: float
+    temperature: float # the relaxation's knob: τ, β or ε (0 for GSS)
     seed: int
     split: str
     n: int
@@ -204,142 +175,139 @@ class SortingRow:
     samples_per_s: float
 
 # %% ../../nbs/23_sorting.ipynb #21b73c9c
-def _methods(cfg: SortingConfig) -> list:
-    "Every `Method` of the config's grid, checked."
-    out = []
-    for name in cfg.methods:
-        if name not in METHODS: raise ValueError(f"unknown method {name!r} in `methods`; valid: {list(METHODS)}")
-        if name.startswith('gss'):
-            out += [Method(name, d, sp, c, s, g) for d in cfg.distributions for sp in cfg.samplers
-                    for c in cfg.covariates for s in cfg.n_samples for g in cfg.gammas
-                    if 'cartesian' not in sp or round(s ** (1 / cfg.n)) ** cfg.n == s]   # a grid needs s = k^n
-        else:
-            temps = {'neuralsort': cfg.neuralsort_tau, 'softsort': cfg.softsort_tau}.get(name, cfg.dsn_steepness)
-            out += [Method(name, temperature=t) for t in temps]
-    return out
+def _methods(cfg: SortingConfig) -> tuple:
+    "Every `Method` of the config's grid, and the GSS combinations skipped (with why)."
+    e = expand(cfg, dim=cfg.n) if 'gss' in cfg.methods else Expansion([])
+    out = [Method('gss', s) for s in e.specs]
+    out += [Method(name, param=p) for name in cfg.methods if name != 'gss' for p in cfg[KNOBS[name]]]
+    return out, e.skipped
 
-# %% ../../nbs/23_sorting.ipynb #24d3a766
-def _tasks(cfg: SortingConfig) -> list:
-    if isinstance(cfg.n, bool) or not isinstance(cfg.n, int) or cfg.n < 2:
-        raise ValueError(f"`n` (items per set) must be an integer ≥ 2, got {cfg.n!r}")
-    return [Task(dict(method=m.method, distribution=m.distribution, sampler=m.sampler, covariate=m.covariate,
-                      n_samples=m.n_samples, gamma=m.gamma, temperature=m.temperature, seed=s), 'summary.csv',
-                 dict(m=m)) for m in _methods(cfg) for s in (cfg.seeds if m.method.startswith('gss')
-                                                             else cfg.baseline_seeds)]
+def _tasks(cfg: SortingConfig) -> tuple:
+    "One task per method and seed, seed by seed (a run stopped early has every method at its first seeds)."
+    methods, skipped = _methods(cfg)
+    return [Task({**m.key('temperature'), 'seed': s}, 'summary.csv', dict(m=m)) for s in cfg.seeds for m in methods], skipped
 
 # %% ../../nbs/23_sorting.ipynb #020bc793
-_DIGITS = {}
 def _digits_on(data_dir, device) -> dict:
     "The splits, loaded once per process and data folder, on `device`."
-    key = (data_dir, str(device))
-    if key not in _DIGITS: _DIGITS[key] = {k: v.to(device) for k, v in load_digits(data_dir).items()}
-    return _DIGITS[key]
+    return cached(('mnist', data_dir, str(device)), lambda: {k: v.to(device) for k, v in load_digits(data_dir).items()})
+
+def _check_data(cfg: SortingConfig, data_dir) -> None:
+    "Load the digits (once) and refuse a split with fewer digits than an item needs."
+    for split, d in _digits_on(data_dir, 'cpu').items():
+        if len(d) < 1: raise ValueError(f"the {split} split of the digits{f' in {data_dir}' if data_dir else ''} is empty")
+
+def _needs(cfg: SortingConfig) -> list:
+    "diffsort, for the sorting networks."
+    return [('diffsort', 'sorting')] if any(m.startswith('dsn') for m in cfg.methods) else []
 
 # %% ../../nbs/23_sorting.ipynb #acd22082
 def _run_task(task: Task, cfg: SortingConfig, ctx) -> list:
-    "Train one configuration (resuming from its checkpoint if there is one) and evaluate its best-val model on test."
+    "Train one configuration (resuming from its checkpoint if there is one); evaluate its best-val model on test."
     m, seed = task.params['m'], task.key['seed']
     splits = _digits_on(ctx.data_dir, ctx.device)
     torch.manual_seed(ctx.seed * 1000 + seed)
     model = SortingCNN(cfg.n_digits).to(ctx.device)
-    dsn = _dsn(cfg.n, m.temperature, m.method.split('-')[1], ctx.device) if m.method.startswith('dsn') else None
-    def next_batch(g): return sample_sets(splits['train'], cfg.batch, cfg.n, cfg.n_digits, generator=g)
-    def loss_fn(model, batch, g): return sorting_loss(m, model(batch[0]), batch[1], g, dsn)
-    def evaluate(model):
-        return evaluate_sets(model, splits['val'], cfg.val_sets, cfg.n, 10_000 + ctx.seed, cfg.n_digits)
+    dsn = _dsn(cfg.n, m.param, m.name.split('-')[1], ctx.device) if m.name.startswith('dsn') else None
+    val = lambda model: evaluate_sets(model, splits['val'], cfg.val_sets, cfg.n, 10_000 + ctx.seed, cfg.n_digits)
     tag = f'{m.tag}-seed{seed}'
-    r = train(model, loss_fn, next_batch, evaluate, cfg.steps, ctx.file(f'train/{tag}.csv'),
-              ctx.file(f'train/{tag}.ckpt'), lr=cfg.lr, eval_every=cfg.eval_every, seed=ctx.seed * 1000 + seed,
-              checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.batch, progress=ctx.progress, desc=tag)
+    r = train(model, lambda model, batch, g, step: sorting_loss(m, model(batch[0]), batch[1], g, dsn), cfg.steps,
+              ctx.file(f'train/{tag}.csv'), ctx.file(f'train/{tag}.ckpt'),
+              Evaluation(val, ('acc_em', 'acc_ew'), 'acc_em', cfg.eval_every), Optim(cfg.lr),
+              lambda g: sample_sets(splits['train'], cfg.batch, cfg.n, cfg.n_digits, generator=g),
+              seed=ctx.seed * 1000 + seed, checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.batch,
+              progress=ctx.progress, desc=tag)
     model.load_state_dict(r.best_state); model.eval()
     with torch.no_grad():
         test = evaluate_sets(model, splits['test'], cfg.test_sets, cfg.n, 20_000 + ctx.seed, cfg.n_digits)
-    key = dict(task.key)
-    return [SortingRow(**key, split=split, n=cfg.n, steps=r.steps, best_step=r.best_step, acc_em=res['acc_em'],
+    return [SortingRow(**task.key, split=split, n=cfg.n, steps=r.steps, best_step=r.best_step, acc_em=res['acc_em'],
                        acc_ew=res['acc_ew'], seconds=round(r.seconds, 2), samples_per_s=round(r.samples_per_s, 1))
             for split, res in (('val', r.best_val), ('test', test))]
 
-# %% ../../nbs/23_sorting.ipynb #79ac78d1
-PAPER_BASELINES = {'neuralsort': 71.3, 'softsort': 70.7, 'dsn-logistic': 77.2, 'dsn-cauchy': 84.9}
-"Table 2 of the paper: test EM (%) of the baselines at n = 5 (error-optimal DSN 85.0, OT sort 81.1 are not rerun here)."
+# %% ../../nbs/23_sorting.ipynb #f630731c
+def _cost(task: Task, cfg: SortingConfig) -> float:
+    "Estimated seconds of one training on 2 CPU cores."
+    m = task.params['m']
+    step = 0.0023 * cfg.batch * cfg.n + (1.2e-6 * cfg.batch * m.spec.n_samples if m.spec else 0.0) + 0.005
+    images = cfg.n * ((cfg.steps // cfg.eval_every + 1) * cfg.val_sets + cfg.test_sets)
+    return cfg.steps * step + 0.0007 * images
+
+# %% ../../nbs/23_sorting.ipynb #79ac78d2
+PAPER_BASELINES = {'neuralsort': 71.3, 'softsort': 70.7, 'dsn-logistic': 77.2, 'dsn-cauchy': 84.9, 'dsn-optimal': 85.0,
+                   'ot-sort': 81.1}
+"Table 2 of the paper: test EM (%) of the baselines at n = 5."
 PAPER_GSS = {('vanilla', 256): (82.3, 82.8, 79.2, 68.1, 82.6, 81.3),
              ('best (cv)', 256): (83.1, 82.7, 81.6, 55.6, 83.7, 82.7),
              ('vanilla', 1024): (81.3, 83.7, 82.0, 68.5, 80.6, 82.8),
              ('best (cv)', 1024): (83.9, 84.0, 84.2, 73.0, 84.3, 82.4),
+             ('vanilla', 2048): (84.1, 83.6, 84.0, 75.7, 83.8, 83.2),
+             ('best (cv)', 2048): (84.2, 84.2, 84.6, 82.0, 84.8, 83.4),
+             ('vanilla', 8192): (84.0, 84.2, 84.0, 83.6, 83.9, 83.6),
+             ('best (cv)', 8192): (84.4, 84.5, 84.1, 84.3, 84.3, 83.7),
              ('vanilla', 32768): (84.2, 84.1, 84.5, 84.9, 84.4, 83.4),
              ('best (cv)', 32768): (84.4, 84.4, 84.8, 85.1, 84.4, 84.0)}
-"Table 2: GSS test EM (%) at n = 5 for Gaussian, logistic, Gumbel, Cauchy, Laplace, triangular; vanilla = MC sampling."
+"Tables 2–3: GSS test EM (%) at n = 5 for Gaussian, logistic, Gumbel, Cauchy, Laplace, triangular; vanilla = MC sampling."
 
 # %% ../../nbs/23_sorting.ipynb #bb0ec8a9
-def select_on_val(rows: list) -> list:
-    """Per configuration up to γ / τ / β: the setting with the best mean val EM over seeds, and its test EM and EW
-    (mean and std over seeds) — test never takes part in the choice."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((r['method'], r['distribution'], r['sampler'], r['covariate'], r['n_samples']), []).append(r)
-    out = []
-    for key, rs in sorted(groups.items()):
-        settings = {}
-        for r in rs: settings.setdefault((r['gamma'], r['temperature']), []).append(r)
-        mean = lambda xs: sum(xs) / len(xs)
-        std = lambda xs: (sum((x - mean(xs)) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
-        best = max(settings, key=lambda k: mean([r['acc_em'] for r in settings[k] if r['split'] == 'val']))
-        test = [r for r in settings[best] if r['split'] == 'test']
-        out.append(dict(zip(('method', 'distribution', 'sampler', 'covariate', 'n_samples'), key), gamma=best[0],
-                        temperature=best[1], seeds=len(test), test_em=mean([r['acc_em'] for r in test]),
-                        test_em_std=std([r['acc_em'] for r in test]), test_ew=mean([r['acc_ew'] for r in test]),
-                        val_em=mean([r['acc_em'] for r in settings[best] if r['split'] == 'val'])))
-    return out
+CONFIG = ('method', 'smoothing', 'distribution', 'sampler', 'covariate', 'n_samples')
+"The columns of a configuration up to its tuned knobs."
 
-# %% ../../nbs/23_sorting.ipynb #703511a7
-def _paper_em(s: dict):
-    "The paper's test EM (%) for a selected row, where Table 2 has one."
-    if s['method'] in PAPER_BASELINES: return PAPER_BASELINES[s['method']]
-    if s['method'] != 'gss' or s['distribution'] not in ('gaussian', 'logistic', 'gumbel', 'cauchy', 'laplace',
-                                                          'triangular'): return None
-    col = ('gaussian', 'logistic', 'gumbel', 'cauchy', 'laplace', 'triangular').index(s['distribution'])
-    row = PAPER_GSS.get(('vanilla',
-                         s['n_samples'])) if s['sampler'] == 'mc' else PAPER_GSS.get(('best (cv)', s['n_samples']))
-    return None if row is None else row[col]
+def selected(rows: list) -> list:
+    "Per configuration: γ / τ / β / ε chosen on val; test EM and EW as `Stats` over seeds."
+    return select_on_val(rows, CONFIG, ('gamma', 'temperature'), 'acc_em', ('acc_em', 'acc_ew'))
 
-# %% ../../nbs/23_sorting.ipynb #e5eeaf55
-def markdown_table(selected: list) -> str:
-    "A Table 2-style markdown table: ours (test EM / EW, %, mean ± std over seeds) beside the paper's test EM."
-    lines = ['| method | distribution | sampler | covariate | #s | γ / τ / β (val) | seeds | test EM % | test EW % | '
-             'paper EM % |', '|---|---|---|---|---|---|---|---|---|---|']
-    for s in selected:
-        p = _paper_em(s)
-        lines.append(f"| {s['method']} | {s['distribution']} | {s['sampler']} | {s['covariate']} | "
-                     f"{s['n_samples'] or '—'} | "
-                     f"{s['gamma'] if s['method'].startswith('gss') else s['temperature']:.3g} | {s['seeds']} | "
-                     f"{100 * s['test_em']:.1f} ± {100 * s['test_em_std']:.1f} | {100 * s['test_ew']:.1f} | "
-                     f"{'—' if p is None else p} |")
-    return '\n'.join(lines)
+def best_cv(rows: list) -> list:
+    "Table 2's 'best (cv)': per GSS distribution and sample count, the sampler, covariate and γ chosen on val."
+    return select_on_val([r for r in rows if r['method'] == 'gss' and r['smoothing'] == 'algorithm'],
+                         ('distribution', 'n_samples'), ('sampler', 'covariate', 'gamma'), 'acc_em', ('acc_em',))
+
+# %% ../../nbs/23_sorting.ipynb #703511a8
+def paper_em(r: dict, # a selected row: a method, and for GSS its distribution, sampler and n_samples
+             cv: bool = False, # a 'best (cv)' row
+            ):
+    "The paper's test EM (%) for a row, where Tables 2–3 have one."
+    if r.get('method') in PAPER_BASELINES: return PAPER_BASELINES[r['method']]
+    if r.get('smoothing', 'algorithm') != 'algorithm' or r['distribution'] not in PAPER_DISTRIBUTIONS: return None
+    kind = 'best (cv)' if cv else 'vanilla' if r.get('sampler') == 'mc' and r.get('covariate') == 'none' else None
+    row = PAPER_GSS.get((kind, r['n_samples']))
+    return None if row is None else row[PAPER_DISTRIBUTIONS.index(r['distribution'])]
+
+# %% ../../nbs/23_sorting.ipynb #e5dd1426
+def results_table(rows: list) -> Table:
+    "Ours (test EM and EW %, mean ± SE over seeds; IQM) beside the paper's test EM, one line per configuration."
+    knob = lambda r: f"{r['gamma'] if r['method'] == 'gss' else r['temperature']:.3g}"
+    cols = [('method', 'method'), ('smoothing', 'smoothing'), ('distribution', 'distribution'),
+            ('sampler', 'sampler'), ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA),
+            ('γ/τ/β/ε (val)', knob), ('seeds', 'seeds'), ('test EM %', lambda r: pm(r['acc_em'], 100)),
+            ('IQM %', lambda r: f"{100 * r['acc_em'].iqm:.1f}"), ('test EW %', lambda r: pm(r['acc_ew'], 100)),
+            ('paper EM %', paper_em)]
+    sel = sorted(selected(rows), key=lambda r: -r['acc_em'].mean)
+    return Table(sel, cols, 'Sorting, n = 5: test exact match (EM) and element-wise accuracy (EW) at the best-val step, '
+                            'mean ± SE over seeds; each knob chosen on val; the paper\'s column is Table 2.')
 
 # %% ../../nbs/23_sorting.ipynb #3a1c596c
 def _report(out: Path) -> list:
-    "summary.md (Table 2 beside ours) and val_em.png (val EM against steps, one line per trained configuration)."
+    "summary.md (preamble, Table 2 beside ours, best (cv)) and val_em.png (val EM over training, seeds pooled)."
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
     rows = read_rows(out / 'summary.csv', SortingRow) if (out / 'summary.csv').exists() else []
-    sel = select_on_val(rows)
-    (out / 'summary.md').write_text('# Sorting benchmark, n = 5 (test EM at the best-val step)\n\n'
-                                    + markdown_table(sel) +
-                                    '\n\nChance EM for n = 5 is 0.8 %. Paper numbers: Table 2 (IQM / mean over 12 '
-                                    'seeds, 100,000 steps); ours: the run in this folder (see config.json).\n')
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for log in sorted((out / 'train').glob('*.csv')):
-        with open(log, newline='') as f:
-            pts = [(int(r['step']), float(r['val_acc_em'])) for r in csv.DictReader(f) if r['val_acc_em']]
-        if pts: ax.plot(*zip(*pts), marker='.', label=log.stem)
+    cv = Table(best_cv(rows), [('distribution', 'distribution'), ('#s', 'n_samples'), ('sampler', 'sampler'),
+                               ('covariate', 'covariate'), ('γ', 'gamma'), ('test EM %', lambda r: pm(r['acc_em'], 100)),
+                               ('paper %', lambda r: paper_em(r, cv=True))],
+               "GSS 'best (cv)': the sampler, covariate and γ chosen on val per distribution and sample count.")
+    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
+    (out / 'summary.md').write_text('# Sorting benchmark, n = 5\n\n' + preamble(out, preset) + '\n' +
+                                    results_table(rows).markdown() + '\n\n' + cv.markdown() + '\n')
+    groups = {}
+    for log in sorted((out / 'train').glob('*.csv')): groups.setdefault(log.stem.rsplit('-seed', 1)[0], []).append(log)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    plot_curves(ax, groups, 'val_acc_em')
     ax.set(xlabel='step', ylabel='val EM', title='Sorting (n = 5): val exact match during training', ylim=(0, 1))
-    ax.grid(alpha=0.3); ax.legend(fontsize=7)
+    ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout(); fig.savefig(out / 'val_em.png', dpi=120); plt.close(fig)
     return [out / 'summary.md', out / 'val_em.png']
 
 # %% ../../nbs/23_sorting.ipynb #701d71fd
-SORTING = register(Experiment('sorting', 'Section 4.2: four-digit MNIST sorting, GSS vs NeuralSort, SoftSort and DSNs '
-                                         '(--mnist-dir DIR for full MNIST)',
-                              PRESETS, {'summary.csv': SortingRow}, _tasks, _run_task, _report,
-                              durations={'quick': 'about 10 min on 2 CPU cores',
-                                         'paper': 'GPU: ~1 h per training, 14,778 trainings'}))
+SORTING = register(Experiment('sorting', 'Section 4.2: four-digit MNIST sorting, GSS vs NeuralSort, SoftSort, OT sort and '
+                                         'sorting networks', PRESETS, {'summary.csv': SortingRow}, _tasks, _run_task,
+                              _report, cost=_cost, needs=_needs, data_flag='--mnist-dir', check_data=_check_data))

@@ -11,27 +11,20 @@ from pathlib import Path
 import torch
 from torch import nn, Tensor
 
-from ..distributions import DISTRIBUTIONS
-from ..sampling import SAMPLERS, cartesian_k
-from ..core import COVARIATES
+from ..validation import Count, Natural, Positive, NonNegative, OneOf, Some
+from ..distributions import DISTRIBUTIONS, PAPER_DISTRIBUTIONS
+from ..spec import SmoothingGrid, Expansion, expand, SMOOTHINGS, PAPER_SAMPLERS
 from ..smoothing import smooth
 from ..algorithms.rendering import silhouette, soft_silhouette, camera_frame
 from ..datasets.meshes import load_mesh
-from .harness import Experiment, ExperimentConfig, Task, register, read_rows
-from .trainer import train
+from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
+                                           read_rows)
+from .report import Table, plot_curves, preamble, wilson
+from .trainer import Evaluation, Optim, train
 
 # %% auto #0
-__all__ = ['METHODS', 'SMOOTHINGS', 'ANTITHETIC', 'LOWER', 'UPPER', 'PRESETS', 'PAPER', 'TEAPOT', 'Problems', 'random_problems',
-           'pose_error', 'in_box', 'noise_scale', 'TeapotPoses', 'Method', 'pose_loss', 'TeapotConfig', 'TeapotRow',
-           'markdown_table']
-
-# %% ../../nbs/25_teapot.ipynb #57ee2618
-METHODS = ('gss', 'softras', 'none')
-"GSS (smoothing the renderer or the loss), the soft rasterizer baseline, and the initial poses."
-SMOOTHINGS = ('renderer', 'loss')
-"What GSS smooths: the hard renderer (the MSE of its expected image) or the MSE of the hard image."
-ANTITHETIC = 'mc-antithetic'
-"A sampler name this experiment adds: plain MC with antithetic pairs (the paper's 'MC (antith.)')."
+__all__ = ['LOWER', 'UPPER', 'METHODS', 'PRESETS', 'PAPER', 'SPEC', 'TEAPOT', 'Problems', 'random_problems', 'pose_error',
+           'in_box', 'noise_scale', 'TeapotPoses', 'pose_loss', 'TeapotConfig', 'TeapotRow', 'pooled', 'results_table']
 
 # %% ../../nbs/25_teapot.ipynb #06cb93c1
 @dataclass
@@ -91,211 +84,172 @@ def noise_scale(step: int, # 0-based
 
 # %% ../../nbs/25_teapot.ipynb #b3f1770d
 class TeapotPoses(nn.Module):
-    "The poses being optimised `(n, 4)`, and the step count (a buffer, so a checkpoint resumes the noise schedule)."
+    "The poses being optimised, one row per problem `(n, 4)`."
     def __init__(self, init: Tensor): # the initial poses
         super().__init__()
         self.pose = nn.Parameter(init.clone())
-        self.register_buffer('step', torch.zeros((), dtype=torch.int64))
 
 # %% ../../nbs/25_teapot.ipynb #cd90930f
-@dataclass
-class Method:
-    "One optimised configuration: `gss` with its smoothing and noise settings, `softras`, or `none`."
-    method: str
-    smoothing: str = ''
-    distribution: str = ''
-    sampler: str = ''
-    covariate: str = ''
-    n_samples: int = 0
-
-    def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"unknown method {self.method!r}; valid: {list(METHODS)}")
-        if self.method != 'gss': return
-        for k, ok in (('smoothing', SMOOTHINGS), ('distribution', DISTRIBUTIONS), ('sampler', (*SAMPLERS, ANTITHETIC)),
-                      ('covariate', COVARIATES)):
-            if getattr(self, k) not in ok: raise ValueError(f"unknown {k} {getattr(self, k)!r}; valid: {list(ok)}")
-        if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, int) or self.n_samples < 2:
-            raise ValueError(f"`n_samples` must be an integer ≥ 2, got {self.n_samples!r}")
-        if self.sampler.endswith('cartesian'): cartesian_k(self.n_samples, 4)     # s = k⁴, or a clear error
-        if self.sampler == ANTITHETIC and (self.n_samples % 2 or not DISTRIBUTIONS[self.distribution].symmetric):
-            raise ValueError(f"antithetic pairs need an even `n_samples` and a symmetric distribution, got "
-                             f"{self.n_samples} and {self.distribution!r}")
-
-    @property
-    def tag(self) -> str:
-        "A file-name-safe name of this configuration."
-        parts = [self.smoothing, self.distribution, self.sampler, self.covariate, f's{self.n_samples}'] \
-            if self.method == 'gss' else []
-        return re.sub(r'[^A-Za-z0-9_.-]', '_', '-'.join([self.method] + parts))
+METHODS = ('gss', 'softras', 'none')
+"GSS (smoothing the renderer or the loss), the soft rasterizer baseline, and the initial poses."
 
 # %% ../../nbs/25_teapot.ipynb #fd8e9bfe
 def pose_loss(m: Method, # the method (not `none`)
-              model: TeapotPoses, # the poses; its `step` picks the noise / σ of the schedule, and is advanced
+              pose: Tensor, # (n, 4) the poses, in the box
               mesh: tuple, # (vertices, faces)
               problems: Problems, # the problems of these poses
               targets: Tensor, # (n, S, S) their target silhouettes
+              step: int, # 0-based: picks the noise scale (GSS) or σ (SoftRas) of the schedule
               steps: int, # the schedule's length
               generator: torch.Generator | None = None, # the noise generator (GSS)
               softras_sigma=(1e-4, 1e-6), # SoftRas's σ at the first and the last step
              ) -> Tensor:
-    "The summed per-seed MSE to the targets: of the smoothed renderer, of the smoothed MSE, or of SoftRas's image."
+    "The summed per-problem MSE to the targets: of the smoothed renderer, of the smoothed MSE, or of SoftRas's image."
     v, f = mesh
-    with torch.no_grad(): model.pose.copy_(in_box(model.pose))             # the projection after the last step
-    t, size, rot = int(model.step), targets.shape[-1], problems.rotation.to(v)
-    model.step += 1
-    if m.method == 'softras':
-        sigma = softras_sigma[0] * (softras_sigma[1] / softras_sigma[0]) ** (t / max(steps - 1, 1))
-        img = soft_silhouette(v, f, model.pose.to(v), size, sigma=sigma, rotation=rot)
-        return (img - targets).pow(2).mean((-2, -1)).sum()
+    size, rot = targets.shape[-1], problems.rotation.to(v)
+    if m.name == 'softras':
+        sigma = softras_sigma[0] * (softras_sigma[1] / softras_sigma[0]) ** (step / max(steps - 1, 1))
+        return (soft_silhouette(v, f, pose.to(v), size, sigma=sigma, rotation=rot) - targets).pow(2).mean((-2, -1)).sum()
     render = lambda z: silhouette(v, f, in_box(z), size, rotation=rot[:, None])
-    sampler, anti = ('mc', True) if m.sampler == ANTITHETIC else (m.sampler, False)
-    kw = dict(dist=m.distribution, scale=noise_scale(t, steps).to(model.pose), n_samples=m.n_samples, sampler=sampler,
-              covariate=m.covariate, antithetic=anti, generator=generator)
-    if m.smoothing == 'renderer': return (smooth(render, model.pose, **kw) - targets).pow(2).mean((-2, -1)).sum()
-    return smooth(lambda z: (render(z) - targets[:, None]).pow(2).mean((-2, -1)), model.pose, **kw).sum()
+    kw = dict(m.spec.scaled(noise_scale(step, steps).to(pose)), generator=generator)
+    if m.spec.smoothing == 'algorithm': return (smooth(render, pose, **kw) - targets).pow(2).mean((-2, -1)).sum()
+    return smooth(lambda z: (render(z) - targets[:, None]).pow(2).mean((-2, -1)), pose, **kw).sum()
 
 # %% ../../nbs/25_teapot.ipynb #c16aef4d
 @dataclass
-class TeapotConfig(ExperimentConfig):
-    "The teapot experiment's knobs; `quick` and `paper` presets below. `--set KEY=VALUE` changes any of them."
-    methods: tuple[str, ...] = ('gss', 'softras', 'none') # from METHODS
-    smoothings: tuple[str, ...] = ('renderer', 'loss') # for gss
-    distributions: tuple[str, ...] = ('logistic',) # for gss
-    samplers: tuple[str, ...] = ('rqmc-latin',) # for gss: SAMPLERS or 'mc-antithetic'
-    covariates: tuple[str, ...] = ('loo',) # for gss
-    n_samples: tuple[int, ...] = (16,) # for gss
-    # more gss configurations beyond the grid, as 'smoothing:distribution:sampler:covariate:n_samples'
-    extra: tuple[str, ...] = ('renderer:cauchy:rqmc-latin:loo:16',)
-    seeds: int = 64 # problems, optimised as one batch (in chunks of `seed_chunk`)
-    seed_chunk: int = 64 # problems per batch (memory: seed_chunk × n_samples images per step)
-    steps: int = 1000 # Adam steps
-    size: int = 64 # image pixels per side
-    lr: float = 0.3 # Adam's initial learning rate (cosine annealing to 0)
-    softras_sigma: tuple[float, ...] = (1e-4, 1e-6) # SoftRas's σ at the first and the last step (log-linear)
-    threshold: float = 5.0 # recovered when the angular error is below this (degrees)
-    eval_every: int = 50 # log the success rate every this many steps
-    checkpoint_every_s: float = 60.0 # seconds between checkpoints
+class TeapotConfig(SmoothingGrid, ExperimentConfig):
+    "The teapot experiment's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    smoothings: Some(OneOf(*SMOOTHINGS)) = ('algorithm', 'loss') # smoothing the renderer ('algorithm') or the MSE
+    distributions: Some(OneOf(*DISTRIBUTIONS)) = ('logistic',) # smoothing distributions (Table 1)
+    n_samples: Some(Count) = (16,) # samples per problem and step
+    # more GSS configurations beyond the grid, as 'smoothing:distribution:sampler:covariate:n_samples[:gamma]'
+    extra: tuple[str, ...] = ('algorithm:cauchy:rqmc-latin:loo:16',)
+    methods: Some(OneOf(*METHODS)) = ('gss', 'softras', 'none') # from METHODS
+    seeds: Some(Natural) = (0,) # problem sets: seed s draws its problems from generators of its own
+    problems: Count = 64 # problems per seed, optimised as one batch (in chunks of `problem_chunk`)
+    problem_chunk: Count = 64 # problems per batch (memory: problem_chunk × n_samples images per step)
+    steps: Count = 1000 # Adam steps
+    size: Count = 64 # image pixels per side
+    lr: Positive = 0.3 # Adam's initial learning rate (cosine annealing to 0)
+    softras_sigma: tuple[Positive, Positive] = (1e-4, 1e-6) # SoftRas's σ at the first and the last step (log-linear)
+    threshold: Positive = 5.0 # recovered when the angular error is below this (degrees)
+    eval_every: Count = 50 # log the success rate every this many steps
+    checkpoint_every_s: NonNegative = 60.0 # seconds between checkpoints
 
 # %% ../../nbs/25_teapot.ipynb #01983351
 PRESETS = {
     'quick': TeapotConfig(),
-    'paper': TeapotConfig(distributions=('gaussian', 'logistic', 'gumbel', 'cauchy', 'laplace', 'triangular'),
-                          samplers=('mc', ANTITHETIC, 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian'),
-                          covariates=('none', 'fx', 'loo'), n_samples=(16, 64, 256), extra=(), seeds=768,
-                          seed_chunk=256, checkpoint_every_s=300.0)}
-"""`quick`: 64 problems, the full 1000-step schedule, 16 samples: GSS logistic + RQMC latin + LOO smoothing the renderer
-and the loss, GSS Cauchy (renderer) for contrast, SoftRas and `none` — about 7 minutes on 2 CPU cores. `paper`: 768
-problems, the Fig. 8 / Fig. 12 grid (6 distributions × 5 samplers × 3 covariates × 16/64/256 samples × renderer/loss;
-RQMC cartesian where s = k⁴) — a GPU."""
+    'medium': TeapotConfig(distributions=('logistic', 'gaussian', 'gumbel', 'cauchy', 'laplace', 'triangular'),
+                           samplers=('rqmc-latin', 'mc', 'mc-antithetic', 'qmc-latin', 'rqmc-cartesian'),
+                           covariates=('loo', 'none', 'fx'), smoothings=SMOOTHINGS, cross=(), extra=(), problems=256,
+                           problem_chunk=256, checkpoint_every_s=120.0),
+    'paper': TeapotConfig(distributions=PAPER_DISTRIBUTIONS, samplers=PAPER_SAMPLERS, covariates=('none', 'fx', 'loo'),
+                          n_samples=(16, 64, 256), extra=(), problems=768, problem_chunk=256, checkpoint_every_s=300.0)}
 
 # %% ../../nbs/25_teapot.ipynb #1b0fa6a2
 @dataclass
 class TeapotRow:
-    "One row of `summary.csv`: a configuration (the key, up to `n_samples`) and its results over all problems."
+    "One row of `summary.csv`: a configuration on one problem set (the key, up to `seed`) and its results."
     method: str
     smoothing: str
     distribution: str
     sampler: str
     covariate: str
     n_samples: int
-    seeds: int
+    gamma: float
+    seed: int
+    problems: int
     steps: int
+    recovered: int # problems whose final angular error is below the threshold
     success_rate: float
+    success_lo: float # the 95 % Wilson interval of the success rate
+    success_hi: float
     median_error_deg: float
     initial_median_error_deg: float
     seconds: float
     renders_per_s: float
 
 # %% ../../nbs/25_teapot.ipynb #67f2eda7
-def _methods(cfg: TeapotConfig) -> list:
-    "Every `Method` of the grid and the extras, checked; grid points with no Cartesian grid (s ≠ k⁴) are skipped."
-    out = []
-    for name in cfg.methods:
-        if name not in METHODS: raise ValueError(f"unknown method {name!r} in `methods`; valid: {list(METHODS)}")
-        if name != 'gss': out.append(Method(name)); continue
-        for sm in cfg.smoothings:
-            for d in cfg.distributions:
-                for sp in cfg.samplers:
-                    for c in cfg.covariates:
-                        for s in cfg.n_samples:
-                            if sp.endswith('cartesian') and round(s ** 0.25) ** 4 != s: continue   # no k⁴ grid
-                            if sp == ANTITHETIC and not DISTRIBUTIONS[d].symmetric: continue
-                            out.append(Method('gss', sm, d, sp, c, s))
-        for e in cfg.extra:
-            parts = e.split(':')
-            if len(parts) != 5: raise ValueError(f"`extra` entries are 'smoothing:distribution:sampler:covariate:"
-                                                 f"n_samples', got {e!r}")
-            try: n = int(parts[4])
-            except ValueError: raise ValueError(f"`extra` entry {e!r}: n_samples must be an integer") from None
-            out.append(Method('gss', *parts[:4], n))
-    return list({m.tag: m for m in out}.values())
+def _methods(cfg: TeapotConfig) -> tuple:
+    "Every `Method` of the config (GSS specs from the grid and `extra`), and the combinations skipped (with why)."
+    e = expand(cfg, dim=4) if 'gss' in cfg.methods else Expansion([])
+    out = [Method('gss', s) for s in e.specs] + [Method(m) for m in cfg.methods if m != 'gss']
+    return out, e.skipped
 
-# %% ../../nbs/25_teapot.ipynb #38ac5176
-def _tasks(cfg: TeapotConfig) -> list:
-    for key in ('seeds', 'seed_chunk', 'steps', 'size', 'eval_every'):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config key {key!r} must be a positive integer, got {v!r}")
-    if len(cfg.softras_sigma) != 2 or not all(s > 0 for s in cfg.softras_sigma):
-        raise ValueError(f"`softras_sigma` must be two positive numbers (first, last step), got {cfg.softras_sigma}")
-    return [Task(dict(method=m.method, smoothing=m.smoothing, distribution=m.distribution, sampler=m.sampler,
-                      covariate=m.covariate, n_samples=m.n_samples), 'summary.csv', dict(m=m)) for m in _methods(cfg)]
+def _tasks(cfg: TeapotConfig) -> tuple:
+    "One task per configuration and problem set."
+    if cfg.softras_sigma[1] > cfg.softras_sigma[0]:
+        raise ValueError(f"config key 'softras_sigma' decays from its first to its last value, got {cfg.softras_sigma}")
+    methods, skipped = _methods(cfg)
+    return [Task({**m.key(), 'seed': s}, 'summary.csv', dict(m=m)) for s in cfg.seeds for m in methods], skipped
 
 # %% ../../nbs/25_teapot.ipynb #b1702f7d
-_MESHES = {}
 def _mesh(data_dir, device, dtype=torch.float32) -> tuple:
     "The mesh of the run: `--mesh FILE.obj`, or the npm teapot; loaded once per process."
-    key = (data_dir, str(device))
-    if key not in _MESHES:
+    def make():
         if data_dir is not None and not Path(data_dir).is_file():
             raise FileNotFoundError(f"`--mesh` {data_dir!r} is not a file: give an OBJ file of a triangle mesh")
         v, f = load_mesh(data_dir)
-        _MESHES[key] = (v.to(device, dtype), f.to(device))
-    return _MESHES[key]
+        return v.to(device, dtype), f.to(device)
+    return cached(('mesh', data_dir, str(device), dtype), make)
+
+def _check_data(cfg: TeapotConfig, data_dir) -> None: _mesh(data_dir, 'cpu')
 
 # %% ../../nbs/25_teapot.ipynb #fe609e2d
-def _optimise(m: Method, cfg: TeapotConfig, ctx, mesh: tuple, P: Problems, targets: Tensor, tag: str) -> tuple:
-    "Optimise one chunk of problems with `train` (checkpointed, resumable); its final poses and seconds."
+def _optimise(m: Method, cfg: TeapotConfig, ctx, mesh: tuple, P: Problems, targets: Tensor, tag: str, seed: int):
+    "Optimise one chunk of problems with the trainer (checkpointed, resumable); its final poses and seconds."
     model = TeapotPoses(P.init.to(ctx.device, torch.float32))
-    def loss_fn(model, batch, g):
-        return pose_loss(m, model, mesh, P, targets, cfg.steps, g, cfg.softras_sigma)
+    def loss_fn(model, batch, g, step):
+        return pose_loss(m, model.pose, mesh, P, targets, step, cfg.steps, g, cfg.softras_sigma)
     def evaluate(model):
-        err = pose_error(in_box(model.pose))
+        err = pose_error(model.pose)
         return dict(success=(err < cfg.threshold).float().mean().item(), median_error=err.median().item())
-    r = train(model, loss_fn, lambda g: None, evaluate, cfg.steps, ctx.file(f'train/{tag}.csv'),
-              ctx.file(f'train/{tag}.ckpt'), lr=cfg.lr, eval_every=cfg.eval_every, select='success', seed=ctx.seed,
-              checkpoint_every_s=cfg.checkpoint_every_s, batch_size=len(P), progress=ctx.progress, desc=tag,
-              metrics=('success', 'median_error'), lr_schedule='cosine', betas=(0.5, 0.99))
-    return in_box(model.pose.detach()).cpu().double(), r.seconds
+    r = train(model, loss_fn, cfg.steps, ctx.file(f'train/{tag}.csv'), ctx.file(f'train/{tag}.ckpt'),
+              Evaluation(evaluate, ('success', 'median_error'), 'success', cfg.eval_every),
+              Optim(cfg.lr, betas=(0.5, 0.99), schedule='cosine'), project=lambda m: m.pose.copy_(in_box(m.pose)),
+              seed=seed, checkpoint_every_s=cfg.checkpoint_every_s, batch_size=len(P), progress=ctx.progress, desc=tag)
+    return model.pose.detach().cpu().double(), r.seconds
 
-# %% ../../nbs/25_teapot.ipynb #a01a7e76
+# %% ../../nbs/25_teapot.ipynb #a01a7e77
+def _write_seeds(path: Path, err0: Tensor, err: Tensor, final: Tensor, threshold: float) -> None:
+    "The per-problem CSV: initial and final error, recovered or not, the final pose."
+    with open(path, 'w', newline='') as fh:
+        w = csv.writer(fh)
+        w.writerow(['problem', 'initial_error_deg', 'final_error_deg', 'recovered', 'distance', 'elevation', 'azimuth',
+                    'view_angle'])
+        w.writerows([i, f'{e0:.6g}', f'{e:.6g}', bool(e < threshold), *[f'{x:.6g}' for x in p]]
+                    for i, (e0, e, p) in enumerate(zip(err0.tolist(), err.tolist(), final.tolist())))
+
 def _run_task(task: Task, cfg: TeapotConfig, ctx) -> list:
-    """Optimise every chunk of problems of one configuration (or take the initial poses, for `none`); write the
-    per-seed CSV; one summary row."""
-    m = task.params['m']
-    mesh = _mesh(ctx.data_dir, ctx.device)
-    finals, seconds = [], 0.0
-    for a in range(0, cfg.seeds, cfg.seed_chunk):
-        P = random_problems(min(cfg.seed_chunk, cfg.seeds - a), seed=ctx.seed, start=a)
-        if m.method == 'none': finals.append(P.init); continue
+    "Optimise every chunk of one problem set (or take the initial poses, for `none`); the per-problem CSV; one row."
+    m, seed = task.params['m'], ctx.seed * 1000 + task.key['seed']
+    mesh, finals, seconds = _mesh(ctx.data_dir, ctx.device), [], 0.0
+    for a in range(0, cfg.problems, cfg.problem_chunk):
+        P = random_problems(min(cfg.problem_chunk, cfg.problems - a), seed=seed, start=a)
+        if m.name == 'none': finals.append(P.init); continue
         with torch.no_grad():
             targets = silhouette(*mesh, P.camera.to(ctx.device, torch.float32), cfg.size,
                                  rotation=P.rotation.to(ctx.device, torch.float32))
-        pose, sec = _optimise(m, cfg, ctx, mesh, P, targets, f'{m.tag}-seeds{a}-{a + len(P) - 1}')
+        pose, sec = _optimise(m, cfg, ctx, mesh, P, targets, f'{m.tag}-seed{task.key["seed"]}-p{a}-{a + len(P) - 1}', seed)
         finals.append(pose); seconds += sec
-    P, final = random_problems(cfg.seeds, seed=ctx.seed), torch.cat(finals)
+    P, final = random_problems(cfg.problems, seed=seed), torch.cat(finals)
     err0, err = pose_error(P.init), pose_error(final)
-    with open(ctx.file(f'seeds/{m.tag}.csv'), 'w', newline='') as fh:
-        w = csv.writer(fh)
-        w.writerow(['seed', 'initial_error_deg', 'final_error_deg', 'recovered', 'distance', 'elevation', 'azimuth',
-                    'view_angle'])
-        w.writerows([i, f'{e0:.6g}', f'{e:.6g}', bool(e < cfg.threshold), *[f'{x:.6g}' for x in p]]
-                    for i, (e0, e, p) in enumerate(zip(err0.tolist(), err.tolist(), final.tolist())))
-    renders = cfg.seeds * cfg.steps * (m.n_samples if m.method == 'gss' else 1) * (m.method != 'none')
-    return [TeapotRow(**task.key, seeds=cfg.seeds, steps=cfg.steps * (m.method != 'none'),
-                      success_rate=(err < cfg.threshold).double().mean().item(), median_error_deg=err.median().item(),
+    _write_seeds(ctx.file(f'problems/{m.tag}-seed{task.key["seed"]}.csv'), err0, err, final, cfg.threshold)
+    renders = cfg.problems * cfg.steps * ((m.spec.n_samples + (m.spec.covariate == 'fx')) if m.spec else 1) * (m.name != 'none')
+    k = int((err < cfg.threshold).sum())
+    lo, hi = wilson(k, cfg.problems)
+    return [TeapotRow(**task.key, problems=cfg.problems, steps=cfg.steps * (m.name != 'none'), recovered=k,
+                      success_rate=k / cfg.problems, success_lo=lo, success_hi=hi, median_error_deg=err.median().item(),
                       initial_median_error_deg=err0.median().item(), seconds=round(seconds, 2),
                       renders_per_s=round(renders / seconds, 1) if seconds else 0.0)]
+
+# %% ../../nbs/25_teapot.ipynb #379a5e9f
+def _cost(task: Task, cfg: TeapotConfig) -> float:
+    "Estimated seconds of one configuration on 2 CPU cores."
+    m, px = task.params['m'], (cfg.size / 64) ** 2
+    if m.name == 'none': return 0.5
+    if m.name == 'softras': return cfg.problems * cfg.steps * px / 690
+    return cfg.problems * cfg.steps * (m.spec.n_samples + (m.spec.covariate == 'fx')) * px / 14_000
 
 # %% ../../nbs/25_teapot.ipynb #2a645ea3
 PAPER = dict(best=(0.8, 0.9), best_setting='logistic, QMC/RQMC, LOO', samples_minutes={16: 25, 64: 81, 256: 362})
@@ -303,58 +257,79 @@ PAPER = dict(best=(0.8, 0.9), best_setting='logistic, QMC/RQMC, LOO', samples_mi
 smoothing the renderer better than smoothing the loss (Fig. 12), and 25 / 81 / 362 minutes for 16 / 64 / 256 samples
 on an A6000."""
 
-# %% ../../nbs/25_teapot.ipynb #561eb0e2
-def markdown_table(rows: list) -> str:
-    "Ours: recovered fraction, median final and initial error, time — one line per configuration."
-    lines = ['| method | smoothing | distribution | sampler | covariate | #s | problems | recovered % | median error ° '
-             '| initial median ° | seconds |', '|---|---|---|---|---|---|---|---|---|---|---|']
-    for r in sorted(rows, key=lambda r: -r['success_rate']):
-        lines.append(f"| {r['method']} | {r['smoothing'] or '—'} | {r['distribution'] or '—'} | {r['sampler'] or '—'} "
-                     f"| {r['covariate'] or '—'} | {r['n_samples'] or '—'} | {r['seeds']} | "
-                     f"{100 * r['success_rate']:.1f} | {r['median_error_deg']:.2f} | "
-                     f"{r['initial_median_error_deg']:.1f} | {r['seconds']:.0f} |")
-    return '\n'.join(lines)
+# %% ../../nbs/25_teapot.ipynb #561eb0e3
+def pooled(rows: list) -> list:
+    "Rows of one configuration over its problem sets pooled: recovered / problems, Wilson interval, median errors."
+    groups = {}
+    for r in rows: groups.setdefault(tuple(r[c] for c in ('method', *SPEC)), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        k, n = sum(r['recovered'] for r in rs), sum(r['problems'] for r in rs)
+        lo, hi = wilson(k, n)
+        out.append({**dict(zip(('method', *SPEC), key)), 'recovered': k, 'problems': n, 'success_rate': k / n,
+                    'success_lo': lo, 'success_hi': hi, 'seeds': len(rs),
+                    'median_error_deg': sorted(r['median_error_deg'] for r in rs)[len(rs) // 2],
+                    'initial_median_error_deg': rs[0]['initial_median_error_deg'], 'seconds': sum(r['seconds'] for r in rs)})
+    return sorted(out, key=lambda r: -r['success_rate'])
+
+SPEC = ('smoothing', 'distribution', 'sampler', 'covariate', 'n_samples', 'gamma')
+
+def results_table(rows: list) -> Table:
+    "Ours: recovered fraction with its 95 % interval, median final and initial error, time — one line per configuration."
+    cols = [('method', 'method'), ('smoothing', 'smoothing'), ('distribution', 'distribution'), ('sampler', 'sampler'),
+            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('problems', 'problems'),
+            ('recovered %', lambda r: f"{100 * r['success_rate']:.1f}"),
+            ('95 % interval', lambda r: f"{100 * r['success_lo']:.1f}–{100 * r['success_hi']:.1f}"),
+            ('median error °', lambda r: f"{r['median_error_deg']:.2f}"),
+            ('initial median °', lambda r: f"{r['initial_median_error_deg']:.1f}"), ('seconds', lambda r: f"{r['seconds']:.0f}")]
+    return Table(pooled(rows), cols, 'Teapot camera pose: fraction of problems recovered (final angular error < 5°) with '
+                                     'its 95 % Wilson interval, and the median angular errors at the end and at the start.')
 
 # %% ../../nbs/25_teapot.ipynb #39d166d4
 def _plot_success(out: Path, plt) -> Path:
-    "success_vs_step.png: the recovered fraction against the step, per configuration (chunks pooled by size)."
+    "success_vs_step.png: the recovered fraction against the step, per configuration (chunks and seeds pooled)."
     groups = {}
     for log in sorted((out / 'train').glob('*.csv')):
-        tag, a, b = re.match(r'(.*)-seeds(\d+)-(\d+)$', log.stem).groups()
+        tag, a, b = re.match(r'(.*)-seed\d+-p(\d+)-(\d+)$', log.stem).groups()
         with open(log, newline='') as f:
             pts = [(int(r['step']), float(r['val_success'])) for r in csv.DictReader(f) if r['val_success']]
         groups.setdefault(tag, []).append((int(b) - int(a) + 1, dict(pts)))
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     for tag, parts in sorted(groups.items()):
         steps = sorted(set.intersection(*[set(p) for _, p in parts]))
         n = sum(k for k, _ in parts)
-        ax.plot(steps, [sum(k * p[s] for k, p in parts) / n for s in steps], label=tag[:44])
+        ax.plot(steps, [sum(k * p[s] for k, p in parts) / n for s in steps], label=_short(tag))
     ax.set(xlabel='step', ylabel='fraction recovered (< 5°)', ylim=(0, 1),
            title='Teapot: poses recovered during optimisation')
-    ax.grid(alpha=0.3); ax.legend(fontsize=7)
+    ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout(); fig.savefig(out / 'success_vs_step.png', dpi=120); plt.close(fig)
     return out / 'success_vs_step.png'
 
+def _short(tag: str) -> str:
+    "A configuration's tag short enough for a figure's label."
+    return (tag.replace('gss-algorithm-', 'gss-alg-').replace('rqmc-latin', 'rqmc-l').replace('rqmc-cartesian', 'rqmc-c')
+            .replace('-antithetic', '-anti').replace('-g1', ''))
+
 # %% ../../nbs/25_teapot.ipynb #7099611c
-def _plot_strip(out: Path, rows: list, plt, k: int = 6) -> Path | None:
-    "strip.png: target, initial and each method's final silhouette for the first `k` problems."
+def _plot_strip(out: Path, plt, k: int = 6) -> Path | None:
+    "strip.png: target, initial and each configuration's final silhouette for the first `k` problems of seed 0."
     cfg = json.loads((out / 'config.json').read_text())
     c = cfg['config']
-    per = sorted(p for p in (out / 'seeds').glob('*.csv') if not p.stem.startswith('none'))
+    per = sorted(p for p in (out / 'problems').glob('*-seed0.csv') if not p.stem.startswith('none'))
     if not per: return None
     v, f = _mesh(cfg['data_dir'], 'cpu')
-    P = random_problems(min(k, c['seeds']), seed=cfg['seed'])
-    finals = {p.stem: torch.tensor([[float(r[x]) for x in ('distance', 'elevation', 'azimuth', 'view_angle')]
-                                    for r in list(csv.DictReader(open(p)))[:len(P)]]) for p in per}
+    P = random_problems(min(k, c['problems']), seed=cfg['seed'] * 1000)
+    finals = {p.stem.rsplit('-seed', 1)[0]: torch.tensor([[float(r[x]) for x in ('distance', 'elevation', 'azimuth', 'view_angle')]
+                                                          for r in list(csv.DictReader(open(p)))[:len(P)]]) for p in per}
     pics = [('target', silhouette(v, f, P.camera.float(), c['size'], rotation=P.rotation.float()), None),
             ('start', silhouette(v, f, P.init.float(), c['size'], rotation=P.rotation.float()), P.init)]
     pics += [(t, silhouette(v, f, q, c['size'], rotation=P.rotation.float()), q) for t, q in finals.items()]
-    fig, axes = plt.subplots(len(pics), len(P), figsize=(1.4 * len(P) + 1.6, 1.35 * len(pics)), squeeze=False)
+    fig, axes = plt.subplots(len(pics), len(P), figsize=(1.4 * len(P) + 2.2, 1.35 * len(pics)), squeeze=False)
     for row, (name, imgs, poses) in zip(axes, pics):
         for i, ax in enumerate(row):
             ax.imshow(imgs[i], cmap='gray_r', vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
             if poses is not None: ax.set_title(f'{pose_error(poses[i]):.1f}°', fontsize=7)
-        row[0].set_ylabel(name[:26], fontsize=6)
+        row[0].set_ylabel(_short(name).replace('-', '\n', 2), fontsize=6, rotation=0, ha='right', va='center')
     fig.tight_layout(); fig.savefig(out / 'strip.png', dpi=90); plt.close(fig)
     return out / 'strip.png'
 
@@ -363,47 +338,45 @@ def _plot_heatmap(out: Path, rows: list, plt) -> Path | None:
     """heatmap.png (Fig. 8 style): recovered fraction per sampler × distribution, one panel per smoothing × covariate ×
     #samples; only when the grid has more than one cell."""
     import numpy as np
-    gss = [r for r in rows if r['method'] == 'gss']
+    gss = pooled([r for r in rows if r['method'] == 'gss'])
     dists = [d for d in DISTRIBUTIONS if any(r['distribution'] == d for r in gss)]
-    samplers = [s for s in ('mc', ANTITHETIC, 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian', 'qmc-cartesian',
-                            'rqmc-sobol') if any(r['sampler'] == s for r in gss)]
+    samplers = [s for s in (*PAPER_SAMPLERS, 'qmc-cartesian', 'rqmc-sobol') if any(r['sampler'] == s for r in gss)]
     if len(dists) * len(samplers) < 2: return None
     panels = sorted({(r['smoothing'], r['covariate'], r['n_samples']) for r in gss})
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels) + 1, 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.4, 3.0), squeeze=False)
     for ax, (sm, cv, ns) in zip(axes[0], panels):
         grid = np.full((len(samplers), len(dists)), np.nan)
         for r in gss:
             if (r['smoothing'], r['covariate'], r['n_samples']) == (sm, cv, ns):
                 grid[samplers.index(r['sampler']), dists.index(r['distribution'])] = r['success_rate']
         im = ax.imshow(grid, vmin=0, vmax=0.9, cmap='viridis')
-        ax.set_title(f'{sm}, {cv}, s={ns}', fontsize=7)
-        ax.set_xticks(range(len(dists)), [d[:5] for d in dists], fontsize=6, rotation=90)
+        ax.set_title(f'{sm[:4]}, {cv}, s={ns}', fontsize=7)
+        ax.set_xticks(range(len(dists)), [d[:6] for d in dists], fontsize=6, rotation=90)
         ax.set_yticks(range(len(samplers)), samplers, fontsize=6)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
-    fig.suptitle('Teapot: fraction of poses recovered (brighter is better; range [0, 0.9] as in Fig. 8)', fontsize=9)
+    fig.suptitle('Teapot: fraction of poses recovered (range [0, 0.9] as in Fig. 8)', fontsize=9)
     fig.savefig(out / 'heatmap.png', dpi=120, bbox_inches='tight'); plt.close(fig)
     return out / 'heatmap.png'
 
 # %% ../../nbs/25_teapot.ipynb #19d1310d
 def _report(out: Path) -> list:
-    "summary.md (ours beside the paper), success_vs_step.png, strip.png and, for grids, heatmap.png."
+    "summary.md (preamble, ours beside the paper), success_vs_step.png, strip.png and, for grids, heatmap.png."
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
     rows = read_rows(out / 'summary.csv', TeapotRow) if (out / 'summary.csv').exists() else []
+    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
     (out / 'summary.md').write_text(
-        '# Teapot camera pose (fraction of problems recovered: angular error < 5° after the schedule)\n\n'
-        + markdown_table(rows) + f"\n\nPaper (Sec. 4.4, Fig. 8, 768 problems): up to ~{100 * PAPER['best'][0]:.0f}–"
+        '# Teapot camera pose\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
+        f"\n\nPaper (Sec. 4.4, Fig. 8, 768 problems): up to ~{100 * PAPER['best'][0]:.0f}–"
         f"{100 * PAPER['best'][1]:.0f} % recovered, best with {PAPER['best_setting']}; smoothing the renderer beats "
         "smoothing the loss (Fig. 12); A6000 runtime for 768 problems × 1000 steps: 25 / 81 / 362 min at 16 / 64 / 256 "
-        "samples. Ours: the run in this folder (see config.json).\n")
+        "samples.\n")
     made = [out / 'summary.md']
     if (out / 'train').exists(): made.append(_plot_success(out, plt))
-    made += [_plot_strip(out, rows, plt), _plot_heatmap(out, rows, plt)]
+    made += [_plot_strip(out, plt), _plot_heatmap(out, rows, plt)]
     return [p for p in made if p is not None]
 
 # %% ../../nbs/25_teapot.ipynb #04bab74b
 TEAPOT = register(Experiment('teapot', 'Section 4.4: teapot camera pose through a hard renderer, GSS vs a soft '
-                                       'rasterizer (--mesh FILE.obj for another mesh)',
-                             PRESETS, {'summary.csv': TeapotRow}, _tasks, _run_task, _report,
-                             durations={'quick': 'about 7 min on 2 CPU cores',
-                                        'paper': 'GPU: 2,300 configurations of 768 problems × 1000 steps'}))
+                                       'rasterizer', PRESETS, {'summary.csv': TeapotRow}, _tasks, _run_task, _report,
+                             cost=_cost, data_flag='--mesh', check_data=_check_data))

@@ -14,6 +14,8 @@ from ..sampling import cartesian_k
 from ..smoothing import smoothed_jacobian
 from ..algorithms.sorting import sort_permutation
 from ..algorithms.shortest_path import shortest_path
+from typing import Annotated
+from ..validation import Count, Positive, OneOf, Some, Domain
 from .harness import Experiment, ExperimentConfig, Task, register, reproduce, read_rows
 
 # %% auto #0
@@ -25,23 +27,24 @@ __all__ = ['PRESETS', 'COLUMNS', 'TERRAIN', 'SAMPLER_LABELS', 'COV_LABELS', 'VAR
 @dataclass(frozen=True)
 class VarianceConfig(ExperimentConfig):
     "The variance study's settings (the `quick` defaults; `PRESETS['paper']` has the paper's)."
-    sorting: tuple[int, ...] = (3, 5)                   # sizes n of the sorting task
-    shortest_path: tuple[int, ...] = (8,)               # grid sizes k of the k×k shortest-path task
-    distributions: tuple[str, ...] = PAPER_DISTRIBUTIONS  # smoothing distributions compared
-    n_samples: int = 1024                               # samples per estimate (Cartesian grids: the nearest k**n)
-    inputs: int = 8                                     # inputs x per task
-    repetitions: int = 8                                # independent estimates per input and variant
-    oracle_samples: int = 2 ** 14                       # samples per oracle batch
-    oracle_batches: int = 8                             # independent oracle batches averaged
-    gamma_sorting: float = 0.5                          # scale γ of the sorting task
-    gamma_shortest_path: float = 1.0                    # scale γ of the shortest-path task
+    sorting: tuple[Annotated[int, Domain(low=2)], ...] = (3, 5)   # sizes n of the sorting task
+    shortest_path: tuple[Annotated[int, Domain(low=2)], ...] = (8,)   # grid sizes k of the k×k shortest-path task
+    distributions: Some(OneOf(*PAPER_DISTRIBUTIONS)) = PAPER_DISTRIBUTIONS  # smoothing distributions compared
+    n_samples: Annotated[int, Domain(low=2)] = 1024     # samples per estimate (Cartesian grids: the nearest k**n)
+    inputs: Count = 8                                   # inputs x per task
+    repetitions: Annotated[int, Domain(low=2)] = 8      # independent estimates per input and variant
+    oracle_samples: Annotated[int, Domain(low=2)] = 2 ** 14   # samples per oracle batch
+    oracle_batches: Annotated[int, Domain(low=2)] = 8   # independent oracle batches averaged
+    gamma_sorting: Positive = 0.5                       # scale γ of the sorting task
+    gamma_shortest_path: Positive = 1.0                 # scale γ of the shortest-path task
 
 # %% ../../nbs/21_variance.ipynb #6355e014
 PRESETS = {'quick': VarianceConfig(),
+           'medium': VarianceConfig(sorting=(3, 5, 7, 10), shortest_path=(8, 12), oracle_samples=2 ** 15),
            'paper': VarianceConfig(sorting=(3, 5, 7, 10), shortest_path=(8, 12), inputs=10, repetitions=10,
                                    oracle_samples=2 ** 16, oracle_batches=16)}
-"""`quick`: sorting n ∈ {3, 5} and 8×8 paths, 64 estimates per variant (about a minute on 2 CPU cores). `paper`: the
-paper's sizes, 100 estimates per variant."""
+"""`quick`: sorting n ∈ {3, 5} and 8×8 paths, 64 estimates per variant. `medium`: the paper's sizes, 64 estimates per
+variant. `paper`: the paper's sizes, 100 estimates per variant."""
 
 @dataclass
 class VarianceRow:
@@ -207,9 +210,14 @@ def _report(out: Path) -> list:
                                                                  task)); written.append(out / f'variance_{task}.md')
     return written
 
+def _cost(t, cfg) -> float:
+    "Estimated seconds of one task on 2 CPU cores: black-box evaluations × their cost (sorts ∝ n, paths ∝ k²)."
+    n = t.key['size'] if t.key['task'] == 'sorting' else t.key['size'] ** 2
+    per = 1.5e-7 * n if t.key['task'] == 'sorting' else 6e-8 * n
+    evals = cfg.inputs * (cfg.repetitions * 8 * 3 * cfg.n_samples + cfg.oracle_batches * cfg.oracle_samples)
+    return evals * per * (1 + n / 8) + 0.2
+
 VARIANCE = register(Experiment('variance', 'Section 4.1: L2 error of Jacobian estimates vs an oracle (Figures 3, 4, '
                                            '11; Tables 4, 5)',
                                PRESETS, {f'variance_{t}.csv': VarianceRow for t in ('sorting', 'shortest_path')},
-                               _tasks, _run_task, _report,
-                               durations={'quick': 'about 1 min on 2 CPU cores',
-                                          'paper': 'about 1 min on an H100 GPU; 30-60 min on 2 CPU cores'}))
+                               _tasks, _run_task, _report, cost=_cost))

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/24_warcraft.ipynb #8fe820df
 from __future__ import annotations
-import csv, math, re
+import dataclasses, json, math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,19 +13,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 
-from ..distributions import DISTRIBUTIONS
-from ..sampling import SAMPLERS
-from ..core import COVARIATES
+from ..validation import Count, Natural, Positive, NonNegative, OneOf, Some
+from ..distributions import PAPER_DISTRIBUTIONS
+from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand, SMOOTHINGS, PAPER_SAMPLERS
 from ..smoothing import smooth
 from ..algorithms.shortest_path import shortest_path
-from ..datasets.warcraft import WarcraftSplit, warcraft_data, draw_map
-from .harness import Experiment, ExperimentConfig, Task, register, read_rows
-from .trainer import train
+from ..datasets.warcraft import warcraft_data, draw_map
+from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
+                                           read_rows)
+from .report import Table, pm, plot_curves, preamble, select_on_val
+from .trainer import Evaluation, Optim, train
 
 # %% auto #0
-__all__ = ['METHODS', 'SMOOTHINGS', 'ANTITHETIC', 'PRESETS', 'PAPER', 'WARCRAFT', 'BasicBlock', 'WarcraftNet', 'channel_stats',
-           'map_tensor', 'Method', 'FenchelYoung', 'Blackbox', 'path_loss', 'path_metrics', 'evaluate_paths',
-           'WarcraftConfig', 'WarcraftRow', 'select_on_val', 'markdown_table']
+__all__ = ['METHODS', 'PRESETS', 'PAPER', 'CONFIG', 'WARCRAFT', 'BasicBlock', 'WarcraftNet', 'channel_stats', 'map_tensor',
+           'fy_spec', 'FenchelYoung', 'Blackbox', 'path_loss', 'path_metrics', 'evaluate_paths', 'WarcraftConfig',
+           'WarcraftRow', 'selected', 'results_table']
 
 # %% ../../nbs/24_warcraft.ipynb #d5725f29
 class BasicBlock(nn.Module):
@@ -80,53 +82,14 @@ def map_tensor(maps: Tensor, # (B, H, W, 3) uint8, on any device
 METHODS = ('gss', 'fy', 'blackbox', 'uniform')
 """The methods: GSS (smoothing the algorithm or the loss), the Fenchel–Young loss, blackbox differentiation, and the
 untrained reference."""
-SMOOTHINGS = ('algorithm', 'loss')
-"What GSS smooths: the solver (its expected path enters the Hamming loss) or the Hamming loss of the hard path."
-ANTITHETIC = 'mc-antithetic'
-"A sampler name this experiment adds: plain MC with antithetic pairs (the paper's 'MC (antith.)')."
 
-# %% ../../nbs/24_warcraft.ipynb #4b81ae1d
-@dataclass
-class Method:
-    "One trained configuration: `beta` = 1/γ for GSS and 1/σ for FY; `lam` = λ for blackbox."
-    method: str
-    smoothing: str = ''
-    distribution: str = ''
-    sampler: str = ''
-    covariate: str = ''
-    n_samples: int = 0
-    beta: float = 0.0
-    lam: float = 0.0
-
-    def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"unknown method {self.method!r}; valid: {list(METHODS)}")
-        if self.method == 'gss':
-            for k, ok in (('smoothing', SMOOTHINGS), ('distribution', DISTRIBUTIONS),
-                          ('sampler', (*SAMPLERS, ANTITHETIC)), ('covariate', COVARIATES)):
-                if getattr(self, k) not in ok: raise ValueError(f"unknown {k} {getattr(self, k)!r}; valid: {list(ok)}")
-        if self.method in ('gss', 'fy'):
-            if isinstance(self.n_samples, bool) or not isinstance(self.n_samples, int) or self.n_samples < 1:
-                raise ValueError(f"`n_samples` must be a positive integer, got {self.n_samples!r}")
-            if not (isinstance(self.beta, (int, float)) and 0 < self.beta < math.inf):
-                raise ValueError(f"`beta` (1/γ, 1/σ) must be a positive number, got {self.beta!r}")
-        if self.method == 'blackbox' and not (isinstance(self.lam, (int, float)) and 0 < self.lam < math.inf):
-            raise ValueError(f"blackbox needs a positive interpolation `lam` (λ), got {self.lam!r}")
-
-    @property
-    def tag(self) -> str:
-        "A file-name-safe name of this configuration."
-        parts = {'gss': [self.smoothing, self.distribution, self.sampler, self.covariate, f's{self.n_samples}',
-                         f'b{self.beta:g}'],
-                 'fy': [f's{self.n_samples}', f'b{self.beta:g}'], 'blackbox': [f'l{self.lam:g}'], 'uniform': []}
-        return re.sub(r'[^A-Za-z0-9_.-]', '_', '-'.join([self.method] + parts[self.method]))
+def fy_spec(sigma: float, # the Gaussian perturbation's scale σ
+            n_samples: int, # perturbed cost maps per map and step
+           ) -> SmoothingSpec:
+    "The Fenchel–Young perturbation as a spec: Gaussian noise of scale σ, plain MC, no covariate."
+    return SmoothingSpec('gaussian', sigma, n_samples, 'mc', 'none')
 
 # %% ../../nbs/24_warcraft.ipynb #a82b3f96
-def _gss(m: Method, costs: Tensor, f, generator) -> Tensor:
-    "`smooth` of `f` (flat costs (B, s, k²) → (B, s, *out)) at `costs` (B, k, k) with the method's settings."
-    sampler, anti = (('mc', True) if m.sampler == ANTITHETIC else (m.sampler, False))
-    return smooth(f, costs.flatten(-2), dist=m.distribution, scale=1 / m.beta, n_samples=m.n_samples,
-                  sampler=sampler, covariate=m.covariate, antithetic=anti, generator=generator)
-
 def _solve_flat(z: Tensor) -> Tensor:
     "The solver on flat cost vectors (..., k²) → flat paths (..., k²)."
     k = math.isqrt(z.shape[-1])
@@ -173,15 +136,16 @@ def path_loss(m: Method, # the method (not `uniform`, which does not train)
     """The method's training loss, a scalar averaged over the batch: the (smoothed) Hamming loss (wrong tiles per map),
     the FY loss, or the blackbox Hamming loss."""
     paths = paths.to(costs.dtype)
-    if m.method == 'gss' and m.smoothing == 'algorithm':
-        smoothed = _gss(m, costs, _solve_flat, generator).unflatten(-1, costs.shape[-2:])     # E[D(ŵ + γε)]
-        return (smoothed - paths).abs().sum((-2, -1)).mean()
-    if m.method == 'gss':
+    if m.name == 'gss' and m.spec.smoothing == 'algorithm':
+        smoothed = smooth(_solve_flat, costs.flatten(-2), **m.spec.options, generator=generator)      # E[D(ŵ + γε)]
+        return (smoothed.unflatten(-1, costs.shape[-2:]) - paths).abs().sum((-2, -1)).mean()
+    if m.name == 'gss':
         target = paths.flatten(-2).unsqueeze(-2)                                       # (B, 1, k²)
-        return _gss(m, costs, lambda z: (_solve_flat(z) - target).abs().sum(-1), generator).mean()
-    if m.method == 'fy': return FenchelYoung.apply(costs, paths, 1 / m.beta, m.n_samples, generator).mean()
-    if m.method == 'blackbox': return (Blackbox.apply(costs, m.lam) - paths).abs().sum((-2, -1)).mean()
-    raise ValueError(f"method {m.method!r} has no training loss")
+        hamming = lambda z: (_solve_flat(z) - target).abs().sum(-1)
+        return smooth(hamming, costs.flatten(-2), **m.spec.options, generator=generator).mean()
+    if m.name == 'fy': return FenchelYoung.apply(costs, paths, m.spec.gamma, m.spec.n_samples, generator).mean()
+    if m.name == 'blackbox': return (Blackbox.apply(costs, m.param) - paths).abs().sum((-2, -1)).mean()
+    raise ValueError(f"method {m.tag!r} has no training loss")
 
 # %% ../../nbs/24_warcraft.ipynb #7c270bf8
 def path_metrics(pred: Tensor, # (B, k, k) predicted 0/1 paths
@@ -214,46 +178,43 @@ def evaluate_paths(model: nn.Module, # the CNN, in eval mode
 
 # %% ../../nbs/24_warcraft.ipynb #16822ae8
 @dataclass
-class WarcraftConfig(ExperimentConfig):
-    "The Warcraft benchmark's knobs; `quick` and `paper` presets below. `--set KEY=VALUE` changes any of them."
-    methods: tuple[str, ...] = ('gss', 'fy', 'blackbox', 'uniform') # from METHODS
-    smoothings: tuple[str, ...] = ('algorithm',) # for gss: 'algorithm' and/or 'loss'
-    distributions: tuple[str, ...] = ('gaussian',) # for gss
-    samplers: tuple[str, ...] = ('rqmc-latin',) # for gss: SAMPLERS or 'mc-antithetic'
-    covariates: tuple[str, ...] = ('loo',) # for gss
-    n_samples: tuple[int, ...] = (100,) # for gss and fy
-    betas: tuple[float, ...] = (3.0,) # β = 1/γ for gss
-    sweep_n_samples: tuple[int, ...] = () # Fig. 7: Gaussian, RQMC latin, LOO, algorithm at these #samples...
-    sweep_betas: tuple[float, ...] = () # ... and these β (every pair)
-    fy_betas: tuple[float, ...] = (1.0,) # β = 1/σ for FY
-    blackbox_lambdas: tuple[float, ...] = (20.0,) # λ for blackbox
-    seeds: tuple[int, ...] = (0,) # training seeds
-    k: int = 12 # tiles per side of generated maps
-    n_train: int = 2000 # training maps (generated, or the first of your folder's)
-    n_val: int = 300 # val maps
-    n_test: int = 1000 # test maps
-    data_seed: int = 0 # seed of the generated maps
-    epochs: int = 8 # passes over the training maps (steps = epochs · ⌈n_train / batch⌉)
-    decay_epochs: tuple[int, ...] = (5, 7) # the learning rate is divided by 10 after these epochs
-    batch: int = 70 # maps per step
-    lr: float = 1e-3 # Adam's learning rate
-    checkpoint_every_s: float = 60.0 # seconds between checkpoints
+class WarcraftConfig(SmoothingGrid, ExperimentConfig):
+    "The Warcraft benchmark's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    n_samples: Some(Count) = (100,) # samples per map and step (GSS and FY)
+    gammas: Some(Positive) = (1 / 3,) # noise scales γ = 1/β of GSS, chosen on val
+    gammas_from_1000: tuple[Positive, ...] = () # γ range for n_samples ≥ 1000 (Fig. 14); empty: `gammas`
+    methods: Some(OneOf(*METHODS)) = ('gss', 'fy', 'blackbox', 'uniform') # from METHODS
+    sweep_n_samples: tuple[Count, ...] = () # Fig. 7: algorithm, Gaussian, RQMC latin, LOO at these #samples...
+    sweep_gammas: tuple[Positive, ...] = () # ... and these γ (every pair)
+    fy_gammas: Some(Positive) = (1.0,) # FY's noise scales σ, chosen on val (at every n_samples)
+    blackbox_lambdas: Some(Positive) = (20.0,) # blackbox's interpolation λ, chosen on val
+    seeds: Some(Natural) = (0,) # training seeds
+    k: Count = 12 # tiles per side of generated maps
+    n_train: Count = 2000 # training maps (generated, or the first of your folder's)
+    n_val: Count = 300 # val maps
+    n_test: Count = 1000 # test maps
+    data_seed: Natural = 0 # seed of the generated maps
+    epochs: Count = 8 # passes over the training maps (steps = epochs · ⌈n_train / batch⌉)
+    decay_epochs: tuple[Count, ...] = (5, 7) # the learning rate is divided by 10 after these epochs
+    batch: Count = 70 # maps per step
+    lr: Positive = 1e-3 # Adam's learning rate
+    checkpoint_every_s: NonNegative = 60.0 # seconds between checkpoints
 
 # %% ../../nbs/24_warcraft.ipynb #a0709215
 PRESETS = {
     'quick': WarcraftConfig(),
-    'paper': WarcraftConfig(smoothings=SMOOTHINGS, distributions=('gaussian', 'logistic', 'gumbel', 'cauchy', 'laplace',
-                                                                  'triangular'),
-                            samplers=('mc', ANTITHETIC, 'qmc-latin', 'rqmc-latin'), covariates=('none', 'fx', 'loo'),
-                            n_samples=(10, 100, 1000, 10_000), betas=(1.0, 3.0, 10.0),
-                            sweep_n_samples=(3, 10, 30, 100, 300, 1000, 3000, 10_000),
-                            sweep_betas=(1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0), fy_betas=(1.0, 3.0, 10.0),
-                            seeds=tuple(range(5)), n_train=10_000, n_val=1000, n_test=1000, epochs=50,
-                            decay_epochs=(30, 40), checkpoint_every_s=300.0)}
-"""`quick`: 2,000 generated maps, 8 epochs (lr ÷ 10 after 5 and 7), GSS (Gaussian, RQMC latin, LOO, 100 samples,
-β = 3), FY (100 samples, σ = 1), blackbox (λ = 20) and `uniform`, one seed — under 10 minutes on 2 CPU cores.
-`paper`: 10,000 maps, 50 epochs (lr ÷ 10 after 30 and 40), the grids of Figs. 6, 13, 14 (every distribution, sampler,
-covariate, smoothing, #samples, β ∈ {1, 3, 10}) and Fig. 7 (Gaussian RQMC latin LOO: #samples × β), 5 seeds — a GPU."""
+    'medium': WarcraftConfig(
+        distributions=('gaussian', 'logistic'), smoothings=SMOOTHINGS, samplers=('rqmc-latin', 'mc'),
+        covariates=('loo', 'none'), cross=(), sweep_n_samples=(10, 100), sweep_gammas=(1.0, 1 / 3, 0.1),
+        fy_gammas=(1.0, 1 / 3, 0.1), n_samples=(100, 10), blackbox_lambdas=(5.0, 20.0, 80.0), seeds=(0, 1, 2),
+        epochs=5, decay_epochs=(3, 4), checkpoint_every_s=120.0),
+    'paper': WarcraftConfig(
+        smoothings=SMOOTHINGS, distributions=PAPER_DISTRIBUTIONS, samplers=('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin'),
+        covariates=('none', 'fx', 'loo'), n_samples=(10, 100, 1000, 10_000), gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01),
+        gammas_from_1000=(1 / 3, 0.1, 1 / 30, 0.01, 1 / 300), sweep_n_samples=(3, 10, 30, 100, 300, 1000, 3000, 10_000),
+        sweep_gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01, 1 / 300, 0.001), fy_gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01),
+        blackbox_lambdas=(1.0, 3.0, 10.0, 30.0, 100.0), seeds=tuple(range(5)), n_train=10_000, n_val=1000,
+        n_test=1000, epochs=50, decay_epochs=(30, 40), checkpoint_every_s=300.0)}
 
 # %% ../../nbs/24_warcraft.ipynb #3ed033cd
 @dataclass
@@ -265,8 +226,8 @@ class WarcraftRow:
     sampler: str
     covariate: str
     n_samples: int
-    beta: float
-    lam: float
+    gamma: float # GSS's γ = 1/β, or FY's σ
+    lam: float # blackbox's λ
     seed: int
     split: str
     epochs: int
@@ -276,79 +237,97 @@ class WarcraftRow:
     seconds: float
     maps_per_s: float
 
-# %% ../../nbs/24_warcraft.ipynb #159c8e19
-def _methods(cfg: WarcraftConfig) -> list:
-    "Every `Method` of the config's grids, checked, without duplicates."
-    out = []
-    for name in cfg.methods:
-        if name not in METHODS: raise ValueError(f"unknown method {name!r} in `methods`; valid: {list(METHODS)}")
-        if name == 'gss':
-            out += [Method('gss', sm, d, sp, c, s, b) for sm in cfg.smoothings for d in cfg.distributions
-                    for sp in cfg.samplers for c in cfg.covariates for s in cfg.n_samples for b in cfg.betas]
-            out += [Method('gss', 'algorithm', 'gaussian', 'rqmc-latin', 'loo', s, b) for s in cfg.sweep_n_samples
-                    for b in cfg.sweep_betas]
-        elif name == 'fy': out += [Method('fy', n_samples=s, beta=b) for s in cfg.n_samples for b in cfg.fy_betas]
-        elif name == 'blackbox': out += [Method('blackbox', lam=l) for l in cfg.blackbox_lambdas]
-        else: out.append(Method('uniform'))
-    return list({m.tag: m for m in out}.values())
+# %% ../../nbs/24_warcraft.ipynb #159c8e20
+def _gss_specs(cfg: WarcraftConfig) -> Expansion:
+    "The GSS specs of the grid (γ range by sample count) and of the Fig. 7 sweep, with the combinations skipped."
+    dim, parts = cfg.k * cfg.k, []
+    small, large = [s for s in cfg.n_samples if s < 1000], [s for s in cfg.n_samples if s >= 1000]
+    if small: parts.append(expand(dataclasses.replace(cfg, n_samples=tuple(small)), dim))
+    if large: parts.append(expand(dataclasses.replace(cfg, n_samples=tuple(large), gammas=cfg.gammas_from_1000 or cfg.gammas,
+                                                      extra=()), dim))
+    sweep = [SmoothingSpec('gaussian', g, s) for s in cfg.sweep_n_samples for g in cfg.sweep_gammas]
+    return Expansion(list(dict.fromkeys([s for e in parts for s in e.specs] + sweep)), [x for e in parts for x in e.skipped])
 
-# %% ../../nbs/24_warcraft.ipynb #764d3e55
-def _tasks(cfg: WarcraftConfig) -> list:
-    for key in ('epochs', 'batch', 'n_train', 'n_val', 'n_test'):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config key {key!r} must be a positive integer, got {v!r}")
-    return [Task(dict(method=m.method, smoothing=m.smoothing, distribution=m.distribution, sampler=m.sampler,
-                      covariate=m.covariate, n_samples=m.n_samples, beta=m.beta, lam=m.lam, seed=s), 'summary.csv',
-                 dict(m=m)) for m in _methods(cfg) for s in (cfg.seeds if m.method != 'uniform' else (0,))]
+# %% ../../nbs/24_warcraft.ipynb #764d3e56
+def _methods(cfg: WarcraftConfig) -> tuple:
+    "Every `Method` of the config, and the GSS combinations skipped (with why)."
+    e = _gss_specs(cfg) if 'gss' in cfg.methods else Expansion([])
+    out = [Method('gss', s) for s in e.specs]
+    if 'fy' in cfg.methods: out += [Method('fy', fy_spec(g, s)) for s in cfg.n_samples for g in cfg.fy_gammas]
+    if 'blackbox' in cfg.methods: out += [Method('blackbox', param=l) for l in cfg.blackbox_lambdas]
+    if 'uniform' in cfg.methods: out.append(Method('uniform'))
+    return out, e.skipped
 
-# %% ../../nbs/24_warcraft.ipynb #be17ea5f
-_DATA = {}
-def _data_on(cfg: WarcraftConfig, data_dir, device) -> dict:
-    "The splits as tensors on `device` (loaded once per process and setting) and the training channel statistics."
-    key = (data_dir, cfg.k, cfg.n_train, cfg.n_val, cfg.n_test, cfg.data_seed, str(device))
-    if key not in _DATA:
-        raw = warcraft_data(data_dir, cfg.k, cfg.n_train, cfg.n_val, cfg.n_test, cfg.data_seed)
+def _tasks(cfg: WarcraftConfig) -> tuple:
+    "One task per method and seed, seed by seed (the untrained reference once)."
+    methods, skipped = _methods(cfg)
+    return [Task({**m.key('lam'), 'seed': s}, 'summary.csv', dict(m=m)) for s in cfg.seeds for m in methods
+            if m.name != 'uniform' or s == cfg.seeds[0]], skipped
+
+# %% ../../nbs/24_warcraft.ipynb #be17ea60
+def _raw_splits(cfg: WarcraftConfig, data_dir) -> dict:
+    "The three splits as stored (generated once into the cache, or your folder), loaded once per process."
+    key = ('warcraft', data_dir, cfg.k, cfg.n_train, cfg.n_val, cfg.n_test, cfg.data_seed)
+    return cached(key, lambda: warcraft_data(data_dir, cfg.k, cfg.n_train, cfg.n_val, cfg.n_test, cfg.data_seed))
+
+def _check_data(cfg: WarcraftConfig, data_dir) -> None:
+    "Refuse a folder with fewer maps per split than the config asks for."
+    sizes = dict(train=cfg.n_train, val=cfg.n_val, test=cfg.n_test)
+    for split, sp in _raw_splits(cfg, data_dir).items():
+        if len(sp.maps) < sizes[split]:
+            raise ValueError(f"the {split} split{f' of {data_dir}' if data_dir else ''} has {len(sp.maps)} maps, but "
+                             f"config key n_{split} asks for {sizes[split]}; lower n_{split} (--set n_{split}=...)")
+
+def _data_on(cfg: WarcraftConfig, data_dir, device) -> tuple:
+    "The splits as tensors on `device` and the training channel statistics, once per process and setting."
+    def make():
         sizes = dict(train=cfg.n_train, val=cfg.n_val, test=cfg.n_test)
         splits = {s: dict(maps=torch.as_tensor(sp.maps[:sizes[s]]).to(device),
                           paths=torch.as_tensor(sp.shortest_paths[:sizes[s]]).to(device),
                           weights=torch.as_tensor(sp.vertex_weights[:sizes[s]].astype(np.float32)).to(device))
-                  for s, sp in raw.items()}
-        _DATA[key] = splits, channel_stats(splits['train']['maps'].cpu())
-    return _DATA[key]
+                  for s, sp in _raw_splits(cfg, data_dir).items()}
+        return splits, channel_stats(splits['train']['maps'].cpu())
+    return cached(('warcraft-tensors', data_dir, cfg.k, cfg.n_train, cfg.n_val, cfg.n_test, cfg.data_seed, str(device)),
+                  make)
 
-# %% ../../nbs/24_warcraft.ipynb #d82a9389
-def _run_task(task: Task, cfg: WarcraftConfig, ctx) -> list:
-    "Train one configuration (resuming from its checkpoint if there is one); evaluate its best-val model on test."
-    m, seed = task.params['m'], task.key['seed']
-    splits, (mean, std) = _data_on(cfg, ctx.data_dir, ctx.device)
-    k, tr = splits['train']['weights'].shape[-1], splits['train']
+# %% ../../nbs/24_warcraft.ipynb #d82a9390
+def _train(m: Method, cfg: WarcraftConfig, ctx, splits: dict, stats: tuple, tag: str, seed: int):
+    "Train the CNN of one configuration with the trainer (resumable); the model at its best-val epoch and the result."
+    tr, k = splits['train'], splits['train']['weights'].shape[-1]
+    per_epoch = math.ceil(len(tr['maps']) / cfg.batch)
     torch.manual_seed(ctx.seed * 1000 + seed)
     model = WarcraftNet(k).to(ctx.device)
+    def next_batch(g):
+        idx = torch.randperm(len(tr['maps']), generator=g)[:cfg.batch].to(ctx.device)
+        return map_tensor(tr['maps'][idx], *stats), tr['paths'][idx]
+    r = train(model, lambda model, batch, g, step: path_loss(m, model(batch[0]), batch[1], g), cfg.epochs * per_epoch,
+              ctx.file(f'train/{tag}.csv'), ctx.file(f'train/{tag}.ckpt'),
+              Evaluation(lambda model: evaluate_paths(model, splits['val'], *stats), ('acc_exact', 'cost_ratio'),
+                         'acc_exact', per_epoch),
+              Optim(cfg.lr, milestones=tuple(e * per_epoch for e in cfg.decay_epochs)), next_batch,
+              seed=ctx.seed * 1000 + seed, checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.batch,
+              progress=ctx.progress, desc=tag)
+    model.load_state_dict(r.best_state); model.eval()
+    return model, r, per_epoch
+
+# %% ../../nbs/24_warcraft.ipynb #690fe62c
+def _run_task(task: Task, cfg: WarcraftConfig, ctx) -> list:
+    "Train one configuration (or take the all-ones costs, for `uniform`); its best-val model's val and test metrics."
+    m, seed = task.params['m'], task.key['seed']
+    splits, stats = _data_on(cfg, ctx.data_dir, ctx.device)
+    k = splits['train']['weights'].shape[-1]
     row = lambda split, res, **kw: WarcraftRow(**task.key, split=split, acc_exact=res['acc_exact'],
                                                cost_ratio=res['cost_ratio'], **kw)
-    if m.method == 'uniform':                              # the all-ones cost map's path, the same for every map
-        ones = lambda x: x.new_ones(len(x), k, k)          # a "model" that predicts equal costs everywhere
-        return [row(sp, evaluate_paths(ones, splits[sp], mean, std), epochs=0, best_epoch=0, seconds=0.0,
-                    maps_per_s=0.0) for sp in ('val', 'test')]
-    n = len(tr['maps'])
-    per_epoch = math.ceil(n / cfg.batch)
-    def next_batch(g):
-        idx = torch.randperm(n, generator=g)[:cfg.batch].to(ctx.device)
-        return map_tensor(tr['maps'][idx], mean, std), tr['paths'][idx]
-    def loss_fn(model, batch, g): return path_loss(m, model(batch[0]), batch[1], g)
-    def evaluate(model): return evaluate_paths(model, splits['val'], mean, std)
+    if m.name == 'uniform':                              # the all-ones cost map's path, the same for every map
+        ones = lambda x: x.new_ones(len(x), k, k)
+        return [row(sp, evaluate_paths(ones, splits[sp], *stats), epochs=0, best_epoch=0, seconds=0.0, maps_per_s=0.0)
+                for sp in ('val', 'test')]
     tag = f'{m.tag}-seed{seed}'
-    r = train(model, loss_fn, next_batch, evaluate, cfg.epochs * per_epoch, ctx.file(f'train/{tag}.csv'),
-              ctx.file(f'train/{tag}.ckpt'), lr=cfg.lr, eval_every=per_epoch, select='acc_exact',
-              seed=ctx.seed * 1000 + seed, checkpoint_every_s=cfg.checkpoint_every_s, batch_size=cfg.batch,
-              progress=ctx.progress, desc=tag, metrics=('acc_exact', 'cost_ratio'),
-              lr_milestones=tuple(e * per_epoch for e in cfg.decay_epochs))
-    model.load_state_dict(r.best_state); model.eval()
+    model, r, per_epoch = _train(m, cfg, ctx, splits, stats, tag, seed)
+    ex = splits['test']
     with torch.no_grad():
-        test = evaluate_paths(model, splits['test'], mean, std)
-        ex = splits['test']
-        pred = shortest_path(model(map_tensor(ex['maps'][:6], mean, std))).to(torch.uint8).cpu().numpy()
+        test = evaluate_paths(model, ex, *stats)
+        pred = shortest_path(model(map_tensor(ex['maps'][:6], *stats))).to(torch.uint8).cpu().numpy()
     np.savez_compressed(ctx.file(f'examples/{tag}.npz'), pred=pred)
     if not (ctx.out / 'examples' / 'test.npz').exists():
         np.savez_compressed(ctx.file('examples/test.npz'), maps=ex['maps'][:6].cpu().numpy(),
@@ -357,53 +336,52 @@ def _run_task(task: Task, cfg: WarcraftConfig, ctx) -> list:
               maps_per_s=round(r.samples_per_s, 1))
     return [row('val', r.best_val, **kw), row('test', test, **kw)]
 
+# %% ../../nbs/24_warcraft.ipynb #657f4e32
+def _cost(task: Task, cfg: WarcraftConfig) -> float:
+    "Estimated seconds of one training on 2 CPU cores."
+    m = task.params['m']
+    if m.name == 'uniform': return 1.0
+    steps = cfg.epochs * math.ceil(cfg.n_train / cfg.batch)
+    solves = cfg.batch * (m.spec.n_samples if m.spec else 2) * (cfg.k / 12) ** 2
+    return steps * (0.0085 * cfg.batch + 5e-6 * solves) + 0.003 * (cfg.epochs * cfg.n_val + cfg.n_test)
+
 # %% ../../nbs/24_warcraft.ipynb #10f172b2
 PAPER = {'fy': 80.6, 'gss-100': 90.0, 'gss-best-10000': 96.6, 'sota': 95.8}
 """The paper's test exact-match accuracies (%): FY 80.6 regardless of #samples; GSS 90+ at 100 samples (Fig. 13);
-96.6 at 10,000 samples with variance reduction (Fig. 14); the state of the art 95.8 (Sahoo et al. 2023)."""
+96.6 at 10,000 samples with variance reduction (Fig. 14); the state of the art 95.8, the paper's ref. [5] (Petersen,
+Borgelt, Kuehne, Deussen, *Learning with algorithmic supervision via continuous relaxations*, NeurIPS 2021)."""
+CONFIG = ('method', 'smoothing', 'distribution', 'sampler', 'covariate', 'n_samples')
+"The columns of a configuration up to its tuned knob."
 
 # %% ../../nbs/24_warcraft.ipynb #bbc6687f
-def select_on_val(rows: list) -> list:
-    """Per configuration up to β / λ: the setting with the best mean val exact match over seeds, and its test metrics
-    (mean and std over seeds) — test never takes part in the choice."""
-    from statistics import fmean as mean, stdev
-    std = lambda xs: stdev(xs) if len(xs) > 1 else 0.0
-    groups = {}
-    for r in rows:
-        groups.setdefault(tuple(r[c] for c in ('method', 'smoothing', 'distribution', 'sampler', 'covariate',
-                                               'n_samples')), []).append(r)
-    out = []
-    for key, rs in sorted(groups.items()):
-        settings = {}
-        for r in rs: settings.setdefault((r['beta'], r['lam']), []).append(r)
-        best = max(settings, key=lambda b: mean([r['acc_exact'] for r in settings[b] if r['split'] == 'val']))
-        test = [r for r in settings[best] if r['split'] == 'test']
-        out.append(dict(zip(('method', 'smoothing', 'distribution', 'sampler', 'covariate', 'n_samples'), key),
-                        beta=best[0], lam=best[1], seeds=len(test), acc=mean([r['acc_exact'] for r in test]),
-                        acc_std=std([r['acc_exact'] for r in test]), ratio=mean([r['cost_ratio'] for r in test])))
-    return out
+def selected(rows: list) -> list:
+    "Per configuration: γ / σ / λ chosen on val; test exact match and cost ratio as `Stats` over seeds."
+    return select_on_val(rows, CONFIG, ('gamma', 'lam'), 'acc_exact', ('acc_exact', 'cost_ratio'))
 
 # %% ../../nbs/24_warcraft.ipynb #0e132489
-def markdown_table(selected: list) -> str:
-    "Ours (test exact match and cost ratio, mean ± std over seeds) beside the paper's exact match where it has one."
-    lines = ['| method | smoothing | distribution | sampler | covariate | #s | β / λ (val) | seeds | test exact % | '
-             'cost ratio | paper exact % |', '|---|---|---|---|---|---|---|---|---|---|---|']
-    for s in selected:
-        paper = {'fy': PAPER['fy'], 'gss': '90+ (100 s)' if s['n_samples'] == 100 else None}.get(s['method'])
-        if s['method'] == 'gss' and s['n_samples'] == 10_000: paper = f"≤ {PAPER['gss-best-10000']}"
-        par = s['lam'] if s['method'] == 'blackbox' else s['beta']
-        lines.append(f"| {s['method']} | {s['smoothing'] or '—'} | {s['distribution'] or '—'} | {s['sampler'] or '—'} "
-                     f"| {s['covariate'] or '—'} | {s['n_samples'] or '—'} | "
-                     f"{f'{par:g}' if par else '—'} | {s['seeds']} | "
-                     f"{100 * s['acc']:.1f} ± {100 * s['acc_std']:.1f} | {s['ratio']:.4f} | "
-                     f"{'—' if paper is None else paper} |")
-    return '\n'.join(lines)
+def _paper(r: dict):
+    "The paper's number for a selected row, where it gives one."
+    if r['method'] == 'fy': return PAPER['fy']
+    if r['method'] != 'gss': return None
+    return '90+' if r['n_samples'] == 100 else f"≤ {PAPER['gss-best-10000']}" if r['n_samples'] == 10_000 else None
+
+def results_table(rows: list) -> Table:
+    "Ours (test exact match %, mean ± SE over seeds; cost ratio) beside the paper's exact match where it has one."
+    knob = lambda r: (f"λ={r['lam']:g}" if r['method'] == 'blackbox' else f"β={1 / r['gamma']:.3g}" if r['method'] == 'gss'
+                      else f"σ={r['gamma']:.3g}" if r['method'] == 'fy' else NA)
+    cols = [('method', 'method'), ('smoothing', 'smoothing'), ('distribution', 'distribution'), ('sampler', 'sampler'),
+            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('knob (val)', knob), ('seeds', 'seeds'),
+            ('test exact %', lambda r: pm(r['acc_exact'], 100)), ('cost ratio', lambda r: f"{r['cost_ratio'].mean:.4f}"),
+            ('paper exact %', _paper)]
+    return Table(sorted(selected(rows), key=lambda r: -r['acc_exact'].mean), cols,
+                 'Warcraft 12×12: test exact match (%) and cost ratio at the best-val epoch, mean ± SE over seeds; each '
+                 'knob chosen on val (β = 1/γ for GSS, σ for FY, λ for blackbox).')
 
 # %% ../../nbs/24_warcraft.ipynb #d6de05b5
 def _plot_paths(out: Path, plt) -> Path | None:
-    "paths.png: six test maps with the true path and each trained method's prediction."
+    "paths.png: six test maps with the true path and each trained configuration's prediction (its first seed)."
     ex = out / 'examples' / 'test.npz'
-    preds = sorted(p for p in (out / 'examples').glob('*.npz') if p.name != 'test.npz') if ex.exists() else []
+    preds = sorted(p for p in (out / 'examples').glob('*-seed0.npz')) if ex.exists() else []
     if not preds: return None
     t = np.load(ex)
     fig, axes = plt.subplots(len(preds), 6, figsize=(12, 2.1 * len(preds)), squeeze=False)
@@ -412,94 +390,117 @@ def _plot_paths(out: Path, plt) -> Path | None:
         for i, ax in enumerate(row):
             draw_map(ax, t['maps'][i], {'true': t['paths'][i], 'predicted': pred[i]})
             ax.set_title('✓ exact' if (pred[i] == t['paths'][i]).all() else '✗', fontsize=8)
-        row[0].set_ylabel(p.stem.rsplit('-seed', 1)[0][:28], fontsize=7)
+        row[0].set_ylabel(_short(p.stem.rsplit('-seed', 1)[0]), fontsize=7)
     axes[0, 0].legend(fontsize=6, loc='lower left')
     fig.tight_layout(); fig.savefig(out / 'paths.png', dpi=72); plt.close(fig)
     return out / 'paths.png'
 
+def _short(tag: str) -> str:
+    "A configuration's tag, shortened to fit a figure's label: the redundant parts dropped, two lines."
+    t = tag.replace('gss-algorithm-', 'gss-alg-').replace('rqmc-latin', 'rqmc-l').replace('-antithetic', '-anti')
+    return t if len(t) <= 22 else t[:22] + '\n' + t[22:44]
+
 # %% ../../nbs/24_warcraft.ipynb #752f2bfc
 def _plot_samples(out: Path, sel: list, plt) -> Path:
-    "acc_vs_samples.png (Fig. 7 style): GSS test exact match against #samples, the other methods as lines."
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    "acc_vs_samples.png (Fig. 7 style): test exact match against #samples (knob chosen on val), ± SE."
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     groups = {}
     for s in sel:
-        if s['method'] == 'gss':
-            groups.setdefault((s['smoothing'], s['distribution'], s['sampler'], s['covariate']), []).append(s)
+        if s['method'] in ('gss', 'fy'):
+            groups.setdefault((s['method'], s['smoothing'], s['distribution'], s['sampler'], s['covariate']), []).append(s)
     for key, ss in sorted(groups.items()):
         ss = sorted(ss, key=lambda s: s['n_samples'])
-        ax.plot([s['n_samples'] for s in ss], [s['acc'] for s in ss], marker='o', label='gss ' + ' '.join(key))
+        if len(ss) < 2: continue
+        ax.errorbar([s['n_samples'] for s in ss], [s['acc_exact'].mean for s in ss], [s['acc_exact'].se for s in ss],
+                    marker='o', capsize=3, label=' '.join(k for k in key if k).replace('algorithm', 'alg'))
     for s in sel:
-        if s['method'] != 'gss':
-            ax.axhline(s['acc'], ls='--', lw=1, color={'fy': 'C3', 'blackbox': 'C4', 'uniform': 'grey'}[s['method']],
-                       label=f"{s['method']}" + (f" ({s['n_samples']} s)" if s['n_samples'] else ''))
+        if s['method'] in ('blackbox', 'uniform'):
+            ax.axhline(s['acc_exact'].mean, ls='--', lw=1, color={'blackbox': 'C4', 'uniform': 'grey'}[s['method']],
+                       label=s['method'])
     ax.set(xscale='log', xlabel='# samples', ylabel='test exact match', ylim=(0, 1),
-           title='Warcraft: exact match against #samples (β chosen on val)')
-    ax.grid(alpha=0.3); ax.legend(fontsize=7)
+           title='Warcraft: exact match against #samples (knob chosen on val)')
+    ax.grid(alpha=0.3); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout(); fig.savefig(out / 'acc_vs_samples.png', dpi=120); plt.close(fig)
     return out / 'acc_vs_samples.png'
 
 # %% ../../nbs/24_warcraft.ipynb #7cab0629
+def _plot_beta(out: Path, rows: list, plt) -> Path | None:
+    """beta.png (Fig. 7 style): GSS (algorithm, Gaussian, RQMC latin, LOO) val exact match, mean over seeds, per #samples ×
+    β; the best β of each sample count marked."""
+    sweep = [r for r in rows if (r['method'], r['smoothing'], r['distribution'], r['sampler'], r['covariate'], r['split'])
+             == ('gss', 'algorithm', 'gaussian', 'rqmc-latin', 'loo', 'val')]
+    ns, betas = sorted({r['n_samples'] for r in sweep}), sorted({round(1 / r['gamma'], 6) for r in sweep})
+    if len(ns) < 2 or len(betas) < 2: return None
+    grid = np.full((len(betas), len(ns)), np.nan)
+    for i, b in enumerate(betas):
+        for j, n in enumerate(ns):
+            v = [r['acc_exact'] for r in sweep if round(1 / r['gamma'], 6) == b and r['n_samples'] == n]
+            if v: grid[i, j] = sum(v) / len(v)
+    fig, ax = plt.subplots(figsize=(1.1 * len(ns) + 2.4, 0.55 * len(betas) + 1.6))
+    im = ax.imshow(grid, cmap='viridis', origin='lower', aspect='auto')
+    for j in range(len(ns)):
+        if np.isfinite(grid[:, j]).any(): ax.plot(j, np.nanargmax(grid[:, j]), 'w*', ms=10)
+    ax.set_xticks(range(len(ns)), ns); ax.set_yticks(range(len(betas)), [f'{b:g}' for b in betas])
+    ax.set(xlabel='# samples', ylabel='β = 1/γ', title='GSS val exact match (★ best β)')
+    fig.colorbar(im, ax=ax); fig.tight_layout(); fig.savefig(out / 'beta.png', dpi=120); plt.close(fig)
+    return out / 'beta.png'
+
+# %% ../../nbs/24_warcraft.ipynb #732c41d4
 def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
     """heatmap.png (Fig. 6 style): test exact match (mean over seeds) per sampler × distribution, one panel per
     smoothing × covariate × β, at the most common #samples; only when the grid has more than one cell."""
     gss = [r for r in rows if r['method'] == 'gss' and r['split'] == 'test']
-    dists = sorted({r['distribution'] for r in gss}); samplers = sorted({r['sampler'] for r in gss})
-    if len(dists) * len(samplers) < 2: return None
+    dists = [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d for r in gss)]
+    samplers = [s for s in PAPER_SAMPLERS if any(r['sampler'] == s for r in gss)]
+    if len(dists) * len(samplers) < 4: return None
     counts = {}
     for r in gss: counts[r['n_samples']] = counts.get(r['n_samples'], 0) + 1
     ns = max(counts, key=counts.get)
-    panels = sorted({(r['smoothing'], r['covariate'], r['beta']) for r in gss if r['n_samples'] == ns})
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels) + 1, 2.6), squeeze=False)
-    for ax, (sm, cv, b) in zip(axes[0], panels):
+    panels = sorted({(r['smoothing'], r['covariate'], r['gamma']) for r in gss if r['n_samples'] == ns})
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.2, 2.8), squeeze=False)
+    for ax, (sm, cv, g) in zip(axes[0], panels):
         grid = np.full((len(samplers), len(dists)), np.nan)
         for i, sp in enumerate(samplers):
             for j, d in enumerate(dists):
-                v = [r['acc_exact'] for r in gss if (r['smoothing'], r['covariate'], r['beta'], r['n_samples'],
-                                                     r['sampler'], r['distribution']) == (sm, cv, b, ns, sp, d)]
+                v = [r['acc_exact'] for r in gss if (r['smoothing'], r['covariate'], r['gamma'], r['n_samples'],
+                                                     r['sampler'], r['distribution']) == (sm, cv, g, ns, sp, d)]
                 if v: grid[i, j] = sum(v) / len(v)
         im = ax.imshow(grid, vmin=np.nanmin(grid) if np.isfinite(grid).any() else 0, vmax=1, cmap='viridis')
-        ax.set_title(f'{sm}, {cv}, β={b:g}', fontsize=7)
-        ax.set_xticks(range(len(dists)), [d[:5] for d in dists], fontsize=6, rotation=90)
+        ax.set_title(f'{sm[:4]}, {cv}, β={1 / g:.3g}', fontsize=7)
+        ax.set_xticks(range(len(dists)), [d[:6] for d in dists], fontsize=6, rotation=90)
         ax.set_yticks(range(len(samplers)), samplers, fontsize=6)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(f'Warcraft: test exact match at {ns} samples', fontsize=9)
     fig.savefig(out / 'heatmap.png', dpi=120, bbox_inches='tight'); plt.close(fig)
     return out / 'heatmap.png'
 
-# %% ../../nbs/24_warcraft.ipynb #732c41d4
-def _plot_training(out: Path, plt) -> Path:
-    "val_acc.png: val exact match against epoch, one line per trained configuration."
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for log in sorted((out / 'train').glob('*.csv')):
-        with open(log, newline='') as f:
-            pts = [(int(r['step']), float(r['val_acc_exact'])) for r in csv.DictReader(f) if r['val_acc_exact']]
-        if pts:
-            per_epoch = pts[0][0]
-            ax.plot([s / per_epoch for s, _ in pts], [v for _, v in pts], marker='.', label=log.stem[:40])
-    ax.set(xlabel='epoch', ylabel='val exact match', title='Warcraft: val exact match during training', ylim=(0, 1))
-    ax.grid(alpha=0.3); ax.legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(out / 'val_acc.png', dpi=120); plt.close(fig)
-    return out / 'val_acc.png'
-
 # %% ../../nbs/24_warcraft.ipynb #d98f1334
 def _report(out: Path) -> list:
-    "summary.md (ours beside the paper), paths.png, acc_vs_samples.png, val_acc.png and, for grids, heatmap.png."
+    "summary.md (preamble, ours beside the paper), paths.png, acc_vs_samples.png, val_acc.png, beta.png, heatmap.png."
     import matplotlib; matplotlib.use('agg')
     import matplotlib.pyplot as plt
     rows = read_rows(out / 'summary.csv', WarcraftRow) if (out / 'summary.csv').exists() else []
-    sel = select_on_val(rows)
+    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
     (out / 'summary.md').write_text(
-        '# Warcraft shortest path (test set, best-val epoch)\n\n' + markdown_table(sel) +
+        '# Warcraft shortest path\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
         f"\n\nPaper (Sec. 4.3, real Warcraft maps, 50 epochs, 5 seeds): FY {PAPER['fy']} % at any #samples; GSS 90+ % "
         f"at 100 samples; {PAPER['gss-best-10000']} % best at 10,000 samples; state of the art {PAPER['sota']} %. "
-        "Ours: the run in this folder (see config.json; generated maps unless data_dir is set).\n")
-    made = [out / 'summary.md', _plot_samples(out, sel, plt), _plot_training(out, plt), _plot_paths(out, plt),
-            _plot_heatmaps(out, rows, plt)]
+        "Ours: generated maps unless the run was given --warcraft-dir.\n")
+    groups = {}
+    for log in sorted((out / 'train').glob('*.csv')): groups.setdefault(log.stem.rsplit('-seed', 1)[0], []).append(log)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    plot_curves(ax, {_short(k).replace('\n', ''): v for k, v in groups.items()}, 'val_acc_exact',
+                scale_x=lambda s, per=math.ceil(_cfg(out)['n_train'] / _cfg(out)['batch']): s / per)
+    ax.set(xlabel='epoch', ylabel='val exact match', title='Warcraft: val exact match during training', ylim=(0, 1))
+    ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout(); fig.savefig(out / 'val_acc.png', dpi=120); plt.close(fig)
+    made = [out / 'summary.md', _plot_samples(out, selected(rows), plt), out / 'val_acc.png', _plot_paths(out, plt),
+            _plot_beta(out, rows, plt), _plot_heatmaps(out, rows, plt)]
     return [p for p in made if p is not None]
+
+def _cfg(out: Path) -> dict: return json.loads((out / 'config.json').read_text())['config']
 
 # %% ../../nbs/24_warcraft.ipynb #26b8ad3f
 WARCRAFT = register(Experiment('warcraft', 'Section 4.3: Warcraft shortest path, GSS vs Fenchel–Young and blackbox '
-                                           'differentiation (--warcraft-dir DIR for the original 12x12/ folder)',
-                               PRESETS, {'summary.csv': WarcraftRow}, _tasks, _run_task, _report,
-                               durations={'quick': 'about 10 min on 2 CPU cores',
-                                          'paper': 'GPU: 10–100 min per training, 5,000+ trainings'}))
+                                           'differentiation', PRESETS, {'summary.csv': WarcraftRow}, _tasks, _run_task,
+                               _report, cost=_cost, data_flag='--warcraft-dir', check_data=_check_data))
