@@ -6,19 +6,18 @@
 __all__ = ['SAMPLER_NAMES', 'SMOOTHINGS', 'PAPER_SAMPLERS', 'GRID_AXES', 'parse_sampler', 'SmoothingSpec', 'SmoothingGrid',
            'Expansion', 'expand']
 
-# %% ../nbs/01b_spec.ipynb #6ba7a3d7
+# %% ../nbs/01b_spec.ipynb #ce7e6554
 import itertools
 import math
 import re
-from dataclasses import dataclass, field, fields
-import torch
+from dataclasses import dataclass, field
 from fastcore.basics import patch
 from .validation import check_choice, check_count, Count, Positive, OneOf, Some
 from .distributions import DISTRIBUTIONS, get_distribution
 from .sampling import SAMPLERS, cartesian_k
 from .core import COVARIATES, check_covariate
 
-# %% ../nbs/01b_spec.ipynb #225385ef
+# %% ../nbs/01b_spec.ipynb #d1f575d3
 SAMPLER_NAMES = (*SAMPLERS, *(f'{s}-antithetic' for s in SAMPLERS))
 "Sampler names of the experiment grids: `SAMPLERS`, each also with antithetic pairs ('mc-antithetic' is the paper's 'MC (antith.)')."
 SMOOTHINGS = ('algorithm', 'loss')
@@ -26,14 +25,14 @@ SMOOTHINGS = ('algorithm', 'loss')
 PAPER_SAMPLERS = ('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian')
 "The samplers of the paper's heat maps (Figs. 5, 6, 8, 12–14), in their order."
 
-# %% ../nbs/01b_spec.ipynb #5909031f
+# %% ../nbs/01b_spec.ipynb #b96ad4b6
 def parse_sampler(name: str, # one of `SAMPLER_NAMES`
                  ) -> tuple:
     "`(sampler, antithetic)` of a grid's sampler name: 'mc-antithetic' → ('mc', True), 'rqmc-latin' → ('rqmc-latin', False)."
     name = check_choice(name, 'sampler', SAMPLER_NAMES)
     return (name.removesuffix('-antithetic'), True) if name.endswith('-antithetic') else (name, False)
 
-# %% ../nbs/01b_spec.ipynb #31a49f2a
+# %% ../nbs/01b_spec.ipynb #aee796fe
 @dataclass(frozen=True)
 class SmoothingSpec:
     "How GSS smooths: one configuration of an experiment's grid, checked when made; `spec.options` are `smooth`'s keywords."
@@ -66,14 +65,14 @@ class SmoothingSpec:
         if self.antithetic and self.n_samples % 2:
             raise ValueError(f"antithetic pairs need an even `n_samples`, got {self.n_samples}")
 
-# %% ../nbs/01b_spec.ipynb #3ab788f5
+# %% ../nbs/01b_spec.ipynb #d63d983c
 @patch(as_prop=True)
 def options(self: SmoothingSpec) -> dict:
     "The keywords of `smooth`, `smoothed_jacobian` and `Smoothed`: dist, scale, n_samples, sampler, covariate, antithetic."
     return dict(dist=self.distribution, scale=self.gamma, n_samples=self.n_samples, sampler=self.sampler,
                 covariate=self.covariate, antithetic=self.antithetic)
 
-# %% ../nbs/01b_spec.ipynb #a224d261
+# %% ../nbs/01b_spec.ipynb #56700950
 @patch
 def scaled(self: SmoothingSpec,
            factor, # a number, or per-coordinate scales σ (a tensor of shape (n,) or (*batch, n))
@@ -81,7 +80,7 @@ def scaled(self: SmoothingSpec,
     "`options` with the scale γ · `factor` (a noise schedule's value at this step)."
     return {**self.options, 'scale': self.gamma * factor}
 
-# %% ../nbs/01b_spec.ipynb #024cfbe4
+# %% ../nbs/01b_spec.ipynb #fb97e772
 @patch
 def check_dim(self: SmoothingSpec,
               n: int, # the input dimension
@@ -90,7 +89,7 @@ def check_dim(self: SmoothingSpec,
     if self.sampler.endswith('cartesian'): cartesian_k(self.n_samples // (1 + self.antithetic), n)
     return self
 
-# %% ../nbs/01b_spec.ipynb #9c324efd
+# %% ../nbs/01b_spec.ipynb #a6235224
 @patch(as_prop=True)
 def sampler_name(self: SmoothingSpec) -> str:
     "The sampler as the grids name it: 'mc-antithetic' for MC with antithetic pairs."
@@ -108,7 +107,7 @@ def tag(self: SmoothingSpec) -> str:
     t = f'{self.smoothing}-{self.distribution}-{self.sampler_name}-{self.covariate}-s{self.n_samples}-g{self.gamma:g}'
     return re.sub(r'[^A-Za-z0-9_.-]', '_', t)
 
-# %% ../nbs/01b_spec.ipynb #d549e442
+# %% ../nbs/01b_spec.ipynb #09d9b32f
 @patch(cls_method=True)
 def parse(cls: SmoothingSpec,
           text: str, # 'smoothing:distribution:sampler:covariate:n_samples[:gamma]'
@@ -124,7 +123,7 @@ def parse(cls: SmoothingSpec,
     sampler, anti = parse_sampler(parts[2])
     return cls(parts[1], g, n, sampler, parts[3], anti, parts[0])
 
-# %% ../nbs/01b_spec.ipynb #339be084
+# %% ../nbs/01b_spec.ipynb #8ba9ab42
 GRID_AXES = ('smoothings', 'distributions', 'samplers', 'covariates', 'n_samples', 'gammas')
 "The axes of a grid, in the order of `SmoothingSpec`'s text form."
 
@@ -142,7 +141,7 @@ class SmoothingGrid:
     # more specs beyond the grid, as 'smoothing:distribution:sampler:covariate:n_samples[:gamma]'
     extra: tuple[str, ...] = ()
 
-# %% ../nbs/01b_spec.ipynb #71caf6b0
+# %% ../nbs/01b_spec.ipynb #926730a0
 def _axis_points(grid: SmoothingGrid) -> list:
     "The tuples (smoothing, distribution, sampler, covariate, n_samples, gamma) of the grid, crossed and starred."
     axes = [tuple(getattr(grid, a)) for a in GRID_AXES]
@@ -158,14 +157,14 @@ def _axis_points(grid: SmoothingGrid) -> list:
             out += [tuple(base[:i]) + (v,) + tuple(base[i + 1:]) for v in ax[1:]]
     return list(dict.fromkeys(out))
 
-# %% ../nbs/01b_spec.ipynb #e332c7cf
+# %% ../nbs/01b_spec.ipynb #ca01fd7a
 @dataclass
 class Expansion:
     "The specs a grid expands into, and the combinations skipped with the reason (what `smooth` would have raised)."
     specs: list
     skipped: list = field(default_factory=list) # (text of the spec, reason)
 
-# %% ../nbs/01b_spec.ipynb #17fdec82
+# %% ../nbs/01b_spec.ipynb #60af6033
 def expand(grid: SmoothingGrid, # a config holding the grid's fields
            dim: int | None = None, # the input dimension n, to check Cartesian samplers (None: not checked)
           ) -> Expansion:

@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,8 @@ def test_every_public_callable_has_show_doc():
         cells = json.loads((Path(m.__file__).parent / src_nb).resolve().read_text())['cells']
         text = '\n'.join(''.join(c['source']) for c in cells)
         missing += [f'{mod}.{n}' for n in getattr(m, '__all__', [])
-                    if callable(getattr(m, n)) and not re.search(rf'show_doc\({re.escape(n)}\b', text)]
+                    if callable(getattr(m, n)) and typing.get_origin(getattr(m, n)) is not typing.Annotated
+                    and not re.search(rf'show_doc\({re.escape(n)}\b', text)]
     assert not missing, f"public callables without a show_doc entry: {missing}"
 
 
@@ -113,7 +115,7 @@ def test_no_import_cycles():
 
 def test_layers_import_only_downwards():
     "The layers of the architecture page: a module imports only from its own layer or the ones below it."
-    layer = {'validation': 0, 'distributions': 1, 'sampling': 2, 'finite': 2, 'evaluators': 2, 'core': 3,
+    layer = {'validation': 0, 'distributions': 1, 'sampling': 2, 'finite': 2, 'evaluators': 2, 'core': 3, 'spec': 3,
              'smoothing': 4, 'median': 4, 'covariance': 4, 'flow': 4, 'models': 5, 'algorithms': 1, 'datasets': 1,
              'experiments': 6, 'cli': 7}
     def of(m):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/26_cryoet.ipynb #0ea8a819
 from __future__ import annotations
-import atexit, csv, json, math, re, zlib
+import atexit, csv, json, re, zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +18,9 @@ from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand
 from ..smoothing import smooth
 from ..evaluators import DaskEvaluator, SerialEvaluator
 from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, wavelength, acceleration_voltage
-from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
-                                           read_rows)
-from .report import Table, pm, preamble, stats
+from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
+                                           register)
+from .report import summary_rows, pyplot, write_summary, Table, stats
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -204,16 +204,9 @@ PRESETS = {
 
 # %% ../../nbs/26_cryoet.ipynb #b8c5e4b0
 @dataclass
-class CryoRow:
+class CryoRow(MethodColumns):
     "One row of `summary.csv`: a configuration of a study on one start set (the key, up to `seed`) and its RMSE."
     study: str
-    method: str
-    smoothing: str
-    distribution: str
-    sampler: str
-    covariate: str
-    n_samples: int
-    gamma: float
     seed: int
     n_simulations: int # simulations per repeat
     repeats: int
@@ -241,7 +234,7 @@ def _tasks(cfg: CryoConfig) -> tuple:
             e = expand(cfg, dim=len(STUDIES[study]['names'])) if 'gss' in cfg.methods else Expansion([])
             skipped += [(f'{study} {t}', why) for t, why in e.skipped] if seed == cfg.seeds[0] else []
             methods = [Method('gss', s) for s in e.specs] + ([Method('mc-search')] if 'mc-search' in cfg.methods else [])
-            tasks += [Task({'study': study, **m.key(), 'seed': seed}, 'summary.csv', dict(m=m)) for m in methods]
+            tasks += [Task({**m.key(), 'study': study, 'seed': seed}, 'summary.csv', dict(m=m)) for m in methods]
     return tasks, skipped
 
 # %% ../../nbs/26_cryoet.ipynb #4fafb107
@@ -351,10 +344,10 @@ def _needs(cfg: CryoConfig) -> list:
     "abTEM and ASE simulate; distributed evaluates."
     return [('abtem', 'cryoet'), ('ase', 'cryoet'), ('distributed', 'cryoet')]
 
-# %% ../../nbs/26_cryoet.ipynb #b4ade1a4
+# %% ../../nbs/26_cryoet.ipynb #db95b4ab
 def _cost(task: Task, cfg: CryoConfig) -> float:
     "Estimated seconds of one configuration on 2 CPU cores."
-    per_sim = 0.013 * (cfg.field_of_view / cfg.sampling / 128) ** 2 * (8.0 / cfg.slice_thickness) + 0.002
+    per_sim = 0.013 * (cfg.field_of_view / cfg.sampling / 128) ** 2 * (8.0 / cfg.slice_thickness) + 0.015
     n = cfg.simulations * (cfg.repeats if task.key['method'] == 'gss' else cfg.mc_repeats)
     return n * per_sim / 2 + 1.0
 
@@ -378,7 +371,6 @@ def results_table(rows: list) -> Table:
 # %% ../../nbs/26_cryoet.ipynb #8a5fe9e3
 def _curves(out: Path) -> dict:
     "{study: {label: (n_simulations, rmse_mean, rmse_std)}} from the trainers' logs and MC search's curves."
-    cfg = json.loads((out / 'config.json').read_text())['config']
     res = {}
     for log in sorted((out / 'train').glob('*.csv')) if (out / 'train').exists() else []:
         study, tag = log.stem.split('-', 1)
@@ -445,16 +437,13 @@ def _plot_micrographs(out: Path, rows: list, plt) -> Path | None:
 # %% ../../nbs/26_cryoet.ipynb #cbd00ed2
 def _report(out: Path) -> list:
     "summary.md (preamble, ours beside the paper), rmse_vs_simulations.png, micrographs.png."
-    import matplotlib; matplotlib.use('agg')
-    import matplotlib.pyplot as plt
-    rows = read_rows(out / 'summary.csv', CryoRow) if (out / 'summary.csv').exists() else []
-    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
-    (out / 'summary.md').write_text(
-        '# Cryo-ET parameters\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
-        "\n\nPaper (Sec. 4.5, Figs. 10, 15; TEM-simulator, 400×400 TMV micrographs, "
-        f"{PAPER['seconds_per_sample']:.0f} s a sample): {PAPER['best']} smoothing best, {PAPER['covariate']} the best "
-        "covariate, GSS below MC search at equal simulations. Ours: abTEM (see the chapter).\n")
-    made = [out / 'summary.md', _plot_rmse(out, plt), _plot_micrographs(out, rows, plt)]
+    plt, rows = pyplot(), summary_rows(out, CryoRow)
+    md = write_summary(out, 'Cryo-ET parameters', PRESETS, results_table(rows).markdown(),
+                       "Paper (Sec. 4.5, Figs. 10, 15; TEM-simulator, 400×400 TMV micrographs, "
+                       f"{PAPER['seconds_per_sample']:.0f} s a sample): {PAPER['best']} smoothing best, "
+                       f"{PAPER['covariate']} the best covariate, GSS below MC search at equal simulations. Ours: abTEM "
+                       "(see the chapter).")
+    made = [md, _plot_rmse(out, plt), _plot_micrographs(out, rows, plt)]
     return [p for p in made if p is not None]
 
 # %% ../../nbs/26_cryoet.ipynb #000d698c

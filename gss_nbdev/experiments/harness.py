@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Callable
 import torch
 from fastcore.docments import docments
-from ..validation import check_device, parse_value, describe_type
+from ..validation import check_device, parse_value
 from ..spec import SmoothingSpec
 
 # %% auto #0
 __all__ = ['NA', 'SPEC_COLUMNS', 'EXPERIMENTS', 'SCALES', 'RUN_MANIFEST', 'CLAIMS', 'ExperimentConfig', 'configure', 'Method',
-           'Task', 'Experiment', 'experiments', 'register', 'cached', 'read_rows', 'clear_run', 'Context', 'Plan',
-           'plan', 'provenance', 'reproduce']
+           'MethodColumns', 'Task', 'Experiment', 'experiments', 'register', 'cached', 'read_rows', 'clear_run',
+           'Context', 'Plan', 'plan', 'provenance', 'reproduce']
 
 # %% ../../nbs/20_harness.ipynb #fbf336ef
 class ExperimentConfig:
@@ -86,6 +86,18 @@ class Method:
     def tag(self) -> str:
         "A file-name-safe name: the method, its spec's tag, its knob."
         return '-'.join([self.name] + ([self.spec.tag] if self.spec else []) + ([f'p{self.param:g}'] if self.param else []))
+
+# %% ../../nbs/20_harness.ipynb #df4bbc8b
+@dataclass
+class MethodColumns:
+    "The key columns every results CSV starts with — `Method.key()`: the method and its spec. Rows derive from it."
+    method: str # the method's name
+    smoothing: str # the spec's columns (empty for a method without one)
+    distribution: str
+    sampler: str
+    covariate: str
+    n_samples: int
+    gamma: float
 
 # %% ../../nbs/20_harness.ipynb #a919b1bd
 @dataclass
@@ -540,16 +552,19 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     p.todo = _todo(p.experiment, p.tasks, out)
     fan = workers is not None or scheduler is not None
     _record(out, ['config.json', *p.experiment.columns])   # before anything else is written: a killed run is ours
-    session, before = _start_record(out, meta, dev, workers or scheduler), _files(out)
+    # a resumed run with nothing left to do only remakes the report: no session is recorded
+    session, before = (_start_record(out, meta, dev, workers or scheduler) if p.todo else None), _files(out)
     ctx = Context(dev, seed, progress and not fan, out, data_dir)
     try:
         if fan: _run_fanned(p, ctx, workers, scheduler, connect_timeout_s, progress)
         else: _run_serial(p, ctx, progress)
-        p.experiment.report(out)
     finally:
-        _merge_claims(out); _record(out, _files(out) - before - {'config.json'})
+        _merge_claims(out)
         left = len(_todo(p.experiment, p.tasks, out))
-        _end_record(out, session, len(p.todo) - left, finished=left == 0)
+        if session: _end_record(out, session, len(p.todo) - left, finished=left == 0)   # before the report, which shows it
+        _record(out, _files(out) - before - {'config.json'})
+    try: p.experiment.report(out)
+    finally: _record(out, _files(out) - before - {'config.json'})     # figures and tables the report made
     return out
 
 # %% ../../nbs/20_harness.ipynb #4b6d2f0b

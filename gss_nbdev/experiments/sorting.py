@@ -4,7 +4,6 @@
 
 # %% ../../nbs/23_sorting.ipynb #acfe21fd
 from __future__ import annotations
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -15,13 +14,14 @@ from torch import nn, Tensor
 
 from ..validation import Domain, Count, Natural, Positive, NonNegative, OneOf, Some
 from ..distributions import DISTRIBUTIONS, PAPER_DISTRIBUTIONS
-from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand, PAPER_SAMPLERS
+from ..spec import SmoothingGrid, Expansion, expand, PAPER_SAMPLERS
 from ..smoothing import smooth
 from ..algorithms.sorting import sort_permutation, ranks, neuralsort, softsort, ot_sort
 from ..datasets.mnist import Digits, load_digits, sample_sets
-from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
-                                           read_rows)
-from .report import Table, pm, plot_curves, preamble, select_on_val
+from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
+                                           register)
+from .report import (summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
+                                          select_on_val)
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -42,14 +42,14 @@ class SortingCNN(nn.Module):
         lead = x.shape[:-3]
         return self.head(self.features(x.reshape(-1, *x.shape[-3:]))).reshape(lead)
 
-# %% ../../nbs/23_sorting.ipynb #372465e8
+# %% ../../nbs/23_sorting.ipynb #db6ee27c
 METHODS = ('gss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy', 'dsn-optimal', 'ot-sort')
 "The training methods: GSS (smoothing the sort or the loss), and the relaxations of Table 2."
 KNOBS = {'neuralsort': 'neuralsort_tau', 'softsort': 'softsort_tau', 'dsn-logistic': 'dsn_steepness',
          'dsn-cauchy': 'dsn_steepness', 'dsn-optimal': 'dsn_steepness', 'ot-sort': 'ot_epsilon'}
 "The config key holding each relaxation's knob (its values are chosen on val)."
 
-# %% ../../nbs/23_sorting.ipynb #5389c1ab
+# %% ../../nbs/23_sorting.ipynb #5a9fe33d
 def _dsn(n: int, steepness: float, distribution: str, device):
     "diffsort's odd-even sorting network, imported when used (the `sorting` extra)."
     try: from diffsort import DiffSortNet
@@ -154,15 +154,8 @@ PRESETS = {
 
 # %% ../../nbs/23_sorting.ipynb #5c90803f
 @dataclass
-class SortingRow:
+class SortingRow(MethodColumns):
     "One row of `summary.csv`: a trained configuration (the key, up to `seed`), one split, its metrics."
-    method: str
-    smoothing: str
-    distribution: str
-    sampler: str
-    covariate: str
-    n_samples: int
-    gamma: float
     temperature: float # the relaxation's knob: τ, β or ε (0 for GSS)
     seed: int
     split: str
@@ -224,7 +217,7 @@ def _run_task(task: Task, cfg: SortingConfig, ctx) -> list:
                        acc_ew=res['acc_ew'], seconds=round(r.seconds, 2), samples_per_s=round(r.samples_per_s, 1))
             for split, res in (('val', r.best_val), ('test', test))]
 
-# %% ../../nbs/23_sorting.ipynb #f630731c
+# %% ../../nbs/23_sorting.ipynb #97cdf50e
 def _cost(task: Task, cfg: SortingConfig) -> float:
     "Estimated seconds of one training on 2 CPU cores."
     m = task.params['m']
@@ -288,24 +281,18 @@ def results_table(rows: list) -> Table:
 # %% ../../nbs/23_sorting.ipynb #3a1c596c
 def _report(out: Path) -> list:
     "summary.md (preamble, Table 2 beside ours, best (cv)) and val_em.png (val EM over training, seeds pooled)."
-    import matplotlib; matplotlib.use('agg')
-    import matplotlib.pyplot as plt
-    rows = read_rows(out / 'summary.csv', SortingRow) if (out / 'summary.csv').exists() else []
+    plt, rows = pyplot(), summary_rows(out, SortingRow)
     cv = Table(best_cv(rows), [('distribution', 'distribution'), ('#s', 'n_samples'), ('sampler', 'sampler'),
                                ('covariate', 'covariate'), ('γ', 'gamma'), ('test EM %', lambda r: pm(r['acc_em'], 100)),
                                ('paper %', lambda r: paper_em(r, cv=True))],
                "GSS 'best (cv)': the sampler, covariate and γ chosen on val per distribution and sample count.")
-    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
-    (out / 'summary.md').write_text('# Sorting benchmark, n = 5\n\n' + preamble(out, preset) + '\n' +
-                                    results_table(rows).markdown() + '\n\n' + cv.markdown() + '\n')
-    groups = {}
-    for log in sorted((out / 'train').glob('*.csv')): groups.setdefault(log.stem.rsplit('-seed', 1)[0], []).append(log)
+    md = write_summary(out, 'Sorting benchmark, n = 5', PRESETS, results_table(rows).markdown(), cv.markdown())
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    plot_curves(ax, groups, 'val_acc_em')
+    plot_curves(ax, logs_by_config(out / 'train'), 'val_acc_em')
     ax.set(xlabel='step', ylabel='val EM', title='Sorting (n = 5): val exact match during training', ylim=(0, 1))
     ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout(); fig.savefig(out / 'val_em.png', dpi=120); plt.close(fig)
-    return [out / 'summary.md', out / 'val_em.png']
+    return [md, out / 'val_em.png']
 
 # %% ../../nbs/23_sorting.ipynb #701d71fd
 SORTING = register(Experiment('sorting', 'Section 4.2: four-digit MNIST sorting, GSS vs NeuralSort, SoftSort, OT sort and '

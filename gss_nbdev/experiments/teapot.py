@@ -17,9 +17,9 @@ from ..spec import SmoothingGrid, Expansion, expand, SMOOTHINGS, PAPER_SAMPLERS
 from ..smoothing import smooth
 from ..algorithms.rendering import silhouette, soft_silhouette, camera_frame
 from ..datasets.meshes import load_mesh
-from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
-                                           read_rows)
-from .report import Table, plot_curves, preamble, wilson
+from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
+                                           register)
+from .report import summary_rows, pyplot, write_summary, Table, wilson
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -141,22 +141,15 @@ PRESETS = {
     'quick': TeapotConfig(),
     'medium': TeapotConfig(distributions=('logistic', 'gaussian', 'gumbel', 'cauchy', 'laplace', 'triangular'),
                            samplers=('rqmc-latin', 'mc', 'mc-antithetic', 'qmc-latin', 'rqmc-cartesian'),
-                           covariates=('loo', 'none', 'fx'), smoothings=SMOOTHINGS, cross=(), extra=(), problems=256,
+                           covariates=('loo', 'none', 'fx'), smoothings=SMOOTHINGS, cross=(), extra=(), problems=512,
                            problem_chunk=256, checkpoint_every_s=120.0),
     'paper': TeapotConfig(distributions=PAPER_DISTRIBUTIONS, samplers=PAPER_SAMPLERS, covariates=('none', 'fx', 'loo'),
                           n_samples=(16, 64, 256), extra=(), problems=768, problem_chunk=256, checkpoint_every_s=300.0)}
 
 # %% ../../nbs/25_teapot.ipynb #1b0fa6a2
 @dataclass
-class TeapotRow:
+class TeapotRow(MethodColumns):
     "One row of `summary.csv`: a configuration on one problem set (the key, up to `seed`) and its results."
-    method: str
-    smoothing: str
-    distribution: str
-    sampler: str
-    covariate: str
-    n_samples: int
-    gamma: float
     seed: int
     problems: int
     steps: int
@@ -243,13 +236,13 @@ def _run_task(task: Task, cfg: TeapotConfig, ctx) -> list:
                       initial_median_error_deg=err0.median().item(), seconds=round(seconds, 2),
                       renders_per_s=round(renders / seconds, 1) if seconds else 0.0)]
 
-# %% ../../nbs/25_teapot.ipynb #379a5e9f
+# %% ../../nbs/25_teapot.ipynb #9bf001f9
 def _cost(task: Task, cfg: TeapotConfig) -> float:
     "Estimated seconds of one configuration on 2 CPU cores."
     m, px = task.params['m'], (cfg.size / 64) ** 2
     if m.name == 'none': return 0.5
-    if m.name == 'softras': return cfg.problems * cfg.steps * px / 690
-    return cfg.problems * cfg.steps * (m.spec.n_samples + (m.spec.covariate == 'fx')) * px / 14_000
+    if m.name == 'softras': return cfg.problems * cfg.steps * px / 1400
+    return cfg.problems * cfg.steps * (m.spec.n_samples + (m.spec.covariate == 'fx')) * px / 28_000
 
 # %% ../../nbs/25_teapot.ipynb #2a645ea3
 PAPER = dict(best=(0.8, 0.9), best_setting='logistic, QMC/RQMC, LOO', samples_minutes={16: 25, 64: 81, 256: 362})
@@ -361,17 +354,12 @@ def _plot_heatmap(out: Path, rows: list, plt) -> Path | None:
 # %% ../../nbs/25_teapot.ipynb #19d1310d
 def _report(out: Path) -> list:
     "summary.md (preamble, ours beside the paper), success_vs_step.png, strip.png and, for grids, heatmap.png."
-    import matplotlib; matplotlib.use('agg')
-    import matplotlib.pyplot as plt
-    rows = read_rows(out / 'summary.csv', TeapotRow) if (out / 'summary.csv').exists() else []
-    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
-    (out / 'summary.md').write_text(
-        '# Teapot camera pose\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
-        f"\n\nPaper (Sec. 4.4, Fig. 8, 768 problems): up to ~{100 * PAPER['best'][0]:.0f}–"
-        f"{100 * PAPER['best'][1]:.0f} % recovered, best with {PAPER['best_setting']}; smoothing the renderer beats "
-        "smoothing the loss (Fig. 12); A6000 runtime for 768 problems × 1000 steps: 25 / 81 / 362 min at 16 / 64 / 256 "
-        "samples.\n")
-    made = [out / 'summary.md']
+    plt, rows = pyplot(), summary_rows(out, TeapotRow)
+    made = [write_summary(out, 'Teapot camera pose', PRESETS, results_table(rows).markdown(),
+                          f"Paper (Sec. 4.4, Fig. 8, 768 problems): up to ~{100 * PAPER['best'][0]:.0f}–"
+                          f"{100 * PAPER['best'][1]:.0f} % recovered, best with {PAPER['best_setting']}; smoothing the "
+                          "renderer beats smoothing the loss (Fig. 12); A6000 runtime for 768 problems × 1000 steps: "
+                          "25 / 81 / 362 min at 16 / 64 / 256 samples.")]
     if (out / 'train').exists(): made.append(_plot_success(out, plt))
     made += [_plot_strip(out, plt), _plot_heatmap(out, rows, plt)]
     return [p for p in made if p is not None]

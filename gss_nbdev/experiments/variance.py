@@ -16,7 +16,7 @@ from ..algorithms.sorting import sort_permutation
 from ..algorithms.shortest_path import shortest_path
 from typing import Annotated
 from ..validation import Count, Positive, OneOf, Some, Domain
-from .harness import Experiment, ExperimentConfig, Task, register, reproduce, read_rows
+from .harness import Experiment, ExperimentConfig, Task, register, read_rows
 
 # %% auto #0
 __all__ = ['PRESETS', 'COLUMNS', 'TERRAIN', 'SAMPLER_LABELS', 'COV_LABELS', 'VARIANCE', 'VarianceConfig', 'VarianceRow',

@@ -19,9 +19,10 @@ from ..spec import SmoothingSpec, SmoothingGrid, Expansion, expand, SMOOTHINGS, 
 from ..smoothing import smooth
 from ..algorithms.shortest_path import shortest_path
 from ..datasets.warcraft import warcraft_data, draw_map
-from .harness import (Experiment, ExperimentConfig, Method, Task, NA, cached, register,
-                                           read_rows)
-from .report import Table, pm, plot_curves, preamble, select_on_val
+from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
+                                           register)
+from .report import (summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
+                                          select_on_val)
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -218,15 +219,8 @@ PRESETS = {
 
 # %% ../../nbs/24_warcraft.ipynb #3ed033cd
 @dataclass
-class WarcraftRow:
-    "One row of `summary.csv`: a trained configuration (the key, up to `seed`), one split, its metrics."
-    method: str
-    smoothing: str
-    distribution: str
-    sampler: str
-    covariate: str
-    n_samples: int
-    gamma: float # GSS's γ = 1/β, or FY's σ
+class WarcraftRow(MethodColumns):
+    "One row of `summary.csv`: a trained configuration (the key, up to `seed`; `gamma` is GSS's γ = 1/β or FY's σ), one split, its metrics."
     lam: float # blackbox's λ
     seed: int
     split: str
@@ -310,7 +304,7 @@ def _train(m: Method, cfg: WarcraftConfig, ctx, splits: dict, stats: tuple, tag:
     model.load_state_dict(r.best_state); model.eval()
     return model, r, per_epoch
 
-# %% ../../nbs/24_warcraft.ipynb #690fe62c
+# %% ../../nbs/24_warcraft.ipynb #4e8cf235
 def _run_task(task: Task, cfg: WarcraftConfig, ctx) -> list:
     "Train one configuration (or take the all-ones costs, for `uniform`); its best-val model's val and test metrics."
     m, seed = task.params['m'], task.key['seed']
@@ -336,7 +330,7 @@ def _run_task(task: Task, cfg: WarcraftConfig, ctx) -> list:
               maps_per_s=round(r.samples_per_s, 1))
     return [row('val', r.best_val, **kw), row('test', test, **kw)]
 
-# %% ../../nbs/24_warcraft.ipynb #657f4e32
+# %% ../../nbs/24_warcraft.ipynb #cfc8e785
 def _cost(task: Task, cfg: WarcraftConfig) -> float:
     "Estimated seconds of one training on 2 CPU cores."
     m = task.params['m']
@@ -477,24 +471,18 @@ def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
 # %% ../../nbs/24_warcraft.ipynb #d98f1334
 def _report(out: Path) -> list:
     "summary.md (preamble, ours beside the paper), paths.png, acc_vs_samples.png, val_acc.png, beta.png, heatmap.png."
-    import matplotlib; matplotlib.use('agg')
-    import matplotlib.pyplot as plt
-    rows = read_rows(out / 'summary.csv', WarcraftRow) if (out / 'summary.csv').exists() else []
-    preset = PRESETS.get(json.loads((out / 'config.json').read_text())['scale'])
-    (out / 'summary.md').write_text(
-        '# Warcraft shortest path\n\n' + preamble(out, preset) + '\n' + results_table(rows).markdown() +
-        f"\n\nPaper (Sec. 4.3, real Warcraft maps, 50 epochs, 5 seeds): FY {PAPER['fy']} % at any #samples; GSS 90+ % "
-        f"at 100 samples; {PAPER['gss-best-10000']} % best at 10,000 samples; state of the art {PAPER['sota']} %. "
-        "Ours: generated maps unless the run was given --warcraft-dir.\n")
-    groups = {}
-    for log in sorted((out / 'train').glob('*.csv')): groups.setdefault(log.stem.rsplit('-seed', 1)[0], []).append(log)
+    plt, rows = pyplot(), summary_rows(out, WarcraftRow)
+    md = write_summary(out, 'Warcraft shortest path', PRESETS, results_table(rows).markdown(),
+                       f"Paper (Sec. 4.3, real Warcraft maps, 50 epochs, 5 seeds): FY {PAPER['fy']} % at any #samples; "
+                       f"GSS 90+ % at 100 samples; {PAPER['gss-best-10000']} % best at 10,000 samples; state of the art "
+                       f"{PAPER['sota']} %. Ours: generated maps unless the run was given --warcraft-dir.")
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    plot_curves(ax, {_short(k).replace('\n', ''): v for k, v in groups.items()}, 'val_acc_exact',
+    plot_curves(ax, {_short(k).replace('\n', ''): v for k, v in logs_by_config(out / 'train').items()}, 'val_acc_exact',
                 scale_x=lambda s, per=math.ceil(_cfg(out)['n_train'] / _cfg(out)['batch']): s / per)
     ax.set(xlabel='epoch', ylabel='val exact match', title='Warcraft: val exact match during training', ylim=(0, 1))
     ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout(); fig.savefig(out / 'val_acc.png', dpi=120); plt.close(fig)
-    made = [out / 'summary.md', _plot_samples(out, selected(rows), plt), out / 'val_acc.png', _plot_paths(out, plt),
+    made = [md, _plot_samples(out, selected(rows), plt), out / 'val_acc.png', _plot_paths(out, plt),
             _plot_beta(out, rows, plt), _plot_heatmaps(out, rows, plt)]
     return [p for p in made if p is not None]
 
