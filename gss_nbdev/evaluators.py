@@ -199,7 +199,7 @@ class ExecutorEvaluator(Evaluator):
         finally:
             for fut in live: fut.cancel()
 
-# %% ../nbs/07_evaluators.ipynb #190e8ca6
+# %% ../nbs/07_evaluators.ipynb #fb730fa9
 def _connect(address: str, security, timeout: float):
     "A Client of the scheduler at `address`, or a ConnectionError naming it, within `timeout` seconds whatever answers."
     import threading
@@ -215,7 +215,7 @@ def _connect(address: str, security, timeout: float):
            'something answers there but does not complete a Dask handshake')
     raise ConnectionError(f"no Dask scheduler answered at {address!r} within {timeout:g} s ({why})")
 
-# %% ../nbs/07_evaluators.ipynb #d276ad6f
+# %% ../nbs/07_evaluators.ipynb #038d9e15
 def dask_client(address: str | None = None, # a running scheduler, e.g. 'tcp://host:8786'; None: a new LocalCluster
                 n_workers: int | None = None, # workers of the LocalCluster (default: one per core)
                 connect_timeout: float = 30.0, # how long `address` may take to answer
@@ -238,8 +238,10 @@ def dask_client(address: str | None = None, # a running scheduler, e.g. 'tcp://h
     opts = dict(n_workers=n_workers, threads_per_worker=1, processes=True, host='127.0.0.1',
                 dashboard_address='127.0.0.1:0', silence_logs=logging.CRITICAL)
     if security is not None: opts['security'] = security
-    # one task per worker at a time: a worker that dies takes only its own task with it
-    with dask.config.set({'distributed.scheduler.worker-saturation': 1.0}):
+    # one task per worker at a time: a worker that dies takes only its own task with it; and no MALLOC_TRIM_THRESHOLD_
+    environ = {k: v for k, v in dask.config.get('distributed.nanny.pre-spawn-environ', {}).items()
+               if k != 'MALLOC_TRIM_THRESHOLD_'}
+    with dask.config.set({'distributed.scheduler.worker-saturation': 1.0, 'distributed.nanny.pre-spawn-environ': environ}):
         cluster = LocalCluster(**{**opts, **cluster_kwargs})
     return Client(cluster), cluster
 

@@ -344,7 +344,7 @@ def _needs(cfg: CryoConfig) -> list:
     "abTEM and ASE simulate; distributed evaluates."
     return [('abtem', 'cryoet'), ('ase', 'cryoet'), ('distributed', 'cryoet')]
 
-# %% ../../nbs/26_cryoet.ipynb #db95b4ab
+# %% ../../nbs/26_cryoet.ipynb #5762330e
 def _cost(task: Task, cfg: CryoConfig) -> float:
     "Estimated seconds of one configuration on 2 CPU cores."
     per_sim = 0.013 * (cfg.field_of_view / cfg.sampling / 128) ** 2 * (8.0 / cfg.slice_thickness) + 0.015

@@ -42,14 +42,14 @@ class SortingCNN(nn.Module):
         lead = x.shape[:-3]
         return self.head(self.features(x.reshape(-1, *x.shape[-3:]))).reshape(lead)
 
-# %% ../../nbs/23_sorting.ipynb #db6ee27c
+# %% ../../nbs/23_sorting.ipynb #a6ea5e22
 METHODS = ('gss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy', 'dsn-optimal', 'ot-sort')
 "The training methods: GSS (smoothing the sort or the loss), and the relaxations of Table 2."
 KNOBS = {'neuralsort': 'neuralsort_tau', 'softsort': 'softsort_tau', 'dsn-logistic': 'dsn_steepness',
          'dsn-cauchy': 'dsn_steepness', 'dsn-optimal': 'dsn_steepness', 'ot-sort': 'ot_epsilon'}
 "The config key holding each relaxation's knob (its values are chosen on val)."
 
-# %% ../../nbs/23_sorting.ipynb #5a9fe33d
+# %% ../../nbs/23_sorting.ipynb #320ba2df
 def _dsn(n: int, steepness: float, distribution: str, device):
     "diffsort's odd-even sorting network, imported when used (the `sorting` extra)."
     try: from diffsort import DiffSortNet
@@ -217,7 +217,7 @@ def _run_task(task: Task, cfg: SortingConfig, ctx) -> list:
                        acc_ew=res['acc_ew'], seconds=round(r.seconds, 2), samples_per_s=round(r.samples_per_s, 1))
             for split, res in (('val', r.best_val), ('test', test))]
 
-# %% ../../nbs/23_sorting.ipynb #97cdf50e
+# %% ../../nbs/23_sorting.ipynb #60d9de8b
 def _cost(task: Task, cfg: SortingConfig) -> float:
     "Estimated seconds of one training on 2 CPU cores."
     m = task.params['m']

@@ -236,7 +236,7 @@ def _run_task(task: Task, cfg: TeapotConfig, ctx) -> list:
                       initial_median_error_deg=err0.median().item(), seconds=round(seconds, 2),
                       renders_per_s=round(renders / seconds, 1) if seconds else 0.0)]
 
-# %% ../../nbs/25_teapot.ipynb #9bf001f9
+# %% ../../nbs/25_teapot.ipynb #26576f70
 def _cost(task: Task, cfg: TeapotConfig) -> float:
     "Estimated seconds of one configuration on 2 CPU cores."
     m, px = task.params['m'], (cfg.size / 64) ** 2
