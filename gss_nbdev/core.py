@@ -16,10 +16,12 @@ from .finite import check_growth
 from .evaluators import as_evaluator
 
 # %% auto #0
-__all__ = ['COVARIATES', 'ESTIMATORS', 'options', 'check_covariate', 'Scale', 'check_scale', 'check_values', 'evaluate',
+__all__ = ['HALF', 'COVARIATES', 'ESTIMATORS', 'options', 'check_covariate', 'Scale', 'check_scale', 'check_values', 'evaluate',
            'draw_noise', 'Setup', 'setup', 'covariate_offset', 'Draw', 'draw', 'score_grads', 'SmoothFn']
 
 # %% ../nbs/01a_core.ipynb #e8164ab4
+HALF = (torch.float16, torch.bfloat16)
+"The half-precision dtypes: their estimators accumulate over the samples in float32."
 COVARIATES = ('none', 'fx', 'loo')
 "The named covariates: none, the unperturbed f(x), and the leave-one-out mean. A tensor is accepted too."
 ESTIMATORS = ('score', 'pathwise', 'mixed')
@@ -335,6 +337,16 @@ def score_grads(ctx, # the autograd context: needs_input_grad (x, scale), x_shap
             gs = (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / scale_value
     return gx, gs
 
+# %% ../nbs/01a_core.ipynb #49a8761c
+def _back_to(t: Tensor | None, dtype: torch.dtype, name: str) -> Tensor | None:
+    "A gradient computed in float32 for a half-precision input, cast back — or a ValueError if it does not fit there."
+    if t is None or t.dtype == dtype: return t
+    big = t.detach().abs().amax() if t.numel() else t.new_zeros(())
+    if not bool(big <= torch.finfo(dtype).max):
+        raise ValueError(f"the gradient wrt `{name}` overflows {dtype} (|estimate| up to {big.item():.4g}, the format's "
+                         f"largest is {torch.finfo(dtype).max:.4g}); smooth in float32, or scale f down")
+    return t.to(dtype)
+
 # %% ../nbs/01a_core.ipynb #ed2578e7
 class SmoothFn(torch.autograd.Function):
     "The value of the smoothed f; backward by the score-function estimators (`score_grads`) with v_i = α⟨g, y_i − c⟩."
@@ -347,7 +359,12 @@ class SmoothFn(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
-        scale_value, y, c, eps, score, inv_t = ctx.saved_tensors
+        saved = ctx.saved_tensors
+        dtypes = saved[0].dtype, g.dtype
+        if g.dtype in HALF:            # sums over the samples in float32: in float16 they overflow once |f| is large
+            saved, g = [t if t is None else t.float() for t in saved], g.float()
+        scale_value, y, c, eps, score, inv_t = saved
         v = _contract(y, c if ctx.has_c else None, ctx.alpha, g, ctx.nb)                         # (*batch, s)
         gx, gs = score_grads(ctx, v, eps, score, scale_value, inv_t)
+        gx, gs = (_back_to(t, dt, name) for t, dt, name in ((gx, dtypes[1], 'x'), (gs, dtypes[0], 'scale')))
         return gx, gs, None, None, None, None, None, None, None, None

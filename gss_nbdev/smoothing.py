@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from fastcore.meta import delegates
 from .validation import check_choice
-from .core import ESTIMATORS, options, setup, draw, covariate_offset, SmoothFn
+from .core import ESTIMATORS, HALF, options, setup, draw, covariate_offset, SmoothFn
 
 # %% auto #0
 __all__ = ['smooth', 'smoothed_jacobian']
@@ -75,10 +75,11 @@ def smoothed_jacobian(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
     Theorem 7)."""
     d = draw(f, x, **kwargs)
     nb, s = d.nb, d.eps.shape[-2]
+    acc = torch.float32 if d.y.dtype in HALF else d.y.dtype       # half precision: the sums in float32 (overflow)
     with torch.no_grad():
         t = d.score @ d.scale.inv_t.mT if d.scale.matrix else d.scale.solve_t(d.score, samples=True)  # (L^{-T} s_i)^T
-        yf = d.y.reshape(*d.y.shape[:nb + 1], -1)                                              # (*batch, s, m)
+        t, yf = t.to(acc), d.y.reshape(*d.y.shape[:nb + 1], -1).to(acc)                        # (*batch, s, m)
         jac = yf.mT @ t
-        if d.c is not None: jac = jac - d.c.reshape(*d.c.shape[:nb + 1], -1).mT @ t.sum(nb, keepdim=True)
-        jac = (jac * (d.alpha / s)).reshape(*d.y.shape[:nb], *d.y.shape[nb + 1:], t.shape[-1])
+        if d.c is not None: jac = jac - d.c.reshape(*d.c.shape[:nb + 1], -1).to(acc).mT @ t.sum(nb, keepdim=True)
+        jac = (jac * (d.alpha / s)).reshape(*d.y.shape[:nb], *d.y.shape[nb + 1:], t.shape[-1]).to(d.y.dtype)
     return (d.value(), jac) if return_value else jac

@@ -6,7 +6,7 @@
 __all__ = ['SAMPLER_NAMES', 'SMOOTHINGS', 'PAPER_SAMPLERS', 'GRID_AXES', 'parse_sampler', 'SmoothingSpec', 'SmoothingGrid',
            'Expansion', 'expand']
 
-# %% ../nbs/01b_spec.ipynb #ce7e6554
+# %% ../nbs/01b_spec.ipynb #c2d970b3
 import itertools
 import math
 import re
@@ -17,7 +17,7 @@ from .distributions import DISTRIBUTIONS, get_distribution
 from .sampling import SAMPLERS, cartesian_k
 from .core import COVARIATES, check_covariate
 
-# %% ../nbs/01b_spec.ipynb #d1f575d3
+# %% ../nbs/01b_spec.ipynb #6dcd8533
 SAMPLER_NAMES = (*SAMPLERS, *(f'{s}-antithetic' for s in SAMPLERS))
 "Sampler names of the experiment grids: `SAMPLERS`, each also with antithetic pairs ('mc-antithetic' is the paper's 'MC (antith.)')."
 SMOOTHINGS = ('algorithm', 'loss')
@@ -25,14 +25,14 @@ SMOOTHINGS = ('algorithm', 'loss')
 PAPER_SAMPLERS = ('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian')
 "The samplers of the paper's heat maps (Figs. 5, 6, 8, 12–14), in their order."
 
-# %% ../nbs/01b_spec.ipynb #b96ad4b6
+# %% ../nbs/01b_spec.ipynb #99d33025
 def parse_sampler(name: str, # one of `SAMPLER_NAMES`
                  ) -> tuple:
     "`(sampler, antithetic)` of a grid's sampler name: 'mc-antithetic' → ('mc', True), 'rqmc-latin' → ('rqmc-latin', False)."
     name = check_choice(name, 'sampler', SAMPLER_NAMES)
     return (name.removesuffix('-antithetic'), True) if name.endswith('-antithetic') else (name, False)
 
-# %% ../nbs/01b_spec.ipynb #aee796fe
+# %% ../nbs/01b_spec.ipynb #b9f8cc9c
 @dataclass(frozen=True)
 class SmoothingSpec:
     "How GSS smooths: one configuration of an experiment's grid, checked when made; `spec.options` are `smooth`'s keywords."
@@ -65,14 +65,14 @@ class SmoothingSpec:
         if self.antithetic and self.n_samples % 2:
             raise ValueError(f"antithetic pairs need an even `n_samples`, got {self.n_samples}")
 
-# %% ../nbs/01b_spec.ipynb #d63d983c
+# %% ../nbs/01b_spec.ipynb #45755c77
 @patch(as_prop=True)
 def options(self: SmoothingSpec) -> dict:
     "The keywords of `smooth`, `smoothed_jacobian` and `Smoothed`: dist, scale, n_samples, sampler, covariate, antithetic."
     return dict(dist=self.distribution, scale=self.gamma, n_samples=self.n_samples, sampler=self.sampler,
                 covariate=self.covariate, antithetic=self.antithetic)
 
-# %% ../nbs/01b_spec.ipynb #56700950
+# %% ../nbs/01b_spec.ipynb #ea25a75b
 @patch
 def scaled(self: SmoothingSpec,
            factor, # a number, or per-coordinate scales σ (a tensor of shape (n,) or (*batch, n))
@@ -80,7 +80,7 @@ def scaled(self: SmoothingSpec,
     "`options` with the scale γ · `factor` (a noise schedule's value at this step)."
     return {**self.options, 'scale': self.gamma * factor}
 
-# %% ../nbs/01b_spec.ipynb #fb97e772
+# %% ../nbs/01b_spec.ipynb #42223a53
 @patch
 def check_dim(self: SmoothingSpec,
               n: int, # the input dimension
@@ -89,7 +89,7 @@ def check_dim(self: SmoothingSpec,
     if self.sampler.endswith('cartesian'): cartesian_k(self.n_samples // (1 + self.antithetic), n)
     return self
 
-# %% ../nbs/01b_spec.ipynb #a6235224
+# %% ../nbs/01b_spec.ipynb #01ce38ad
 @patch(as_prop=True)
 def sampler_name(self: SmoothingSpec) -> str:
     "The sampler as the grids name it: 'mc-antithetic' for MC with antithetic pairs."
@@ -107,7 +107,7 @@ def tag(self: SmoothingSpec) -> str:
     t = f'{self.smoothing}-{self.distribution}-{self.sampler_name}-{self.covariate}-s{self.n_samples}-g{self.gamma:g}'
     return re.sub(r'[^A-Za-z0-9_.-]', '_', t)
 
-# %% ../nbs/01b_spec.ipynb #09d9b32f
+# %% ../nbs/01b_spec.ipynb #cdab5271
 @patch(cls_method=True)
 def parse(cls: SmoothingSpec,
           text: str, # 'smoothing:distribution:sampler:covariate:n_samples[:gamma]'
@@ -123,7 +123,7 @@ def parse(cls: SmoothingSpec,
     sampler, anti = parse_sampler(parts[2])
     return cls(parts[1], g, n, sampler, parts[3], anti, parts[0])
 
-# %% ../nbs/01b_spec.ipynb #8ba9ab42
+# %% ../nbs/01b_spec.ipynb #03d0da3e
 GRID_AXES = ('smoothings', 'distributions', 'samplers', 'covariates', 'n_samples', 'gammas')
 "The axes of a grid, in the order of `SmoothingSpec`'s text form."
 
@@ -141,7 +141,7 @@ class SmoothingGrid:
     # more specs beyond the grid, as 'smoothing:distribution:sampler:covariate:n_samples[:gamma]'
     extra: tuple[str, ...] = ()
 
-# %% ../nbs/01b_spec.ipynb #926730a0
+# %% ../nbs/01b_spec.ipynb #48a661db
 def _axis_points(grid: SmoothingGrid) -> list:
     "The tuples (smoothing, distribution, sampler, covariate, n_samples, gamma) of the grid, crossed and starred."
     axes = [tuple(getattr(grid, a)) for a in GRID_AXES]
@@ -157,19 +157,20 @@ def _axis_points(grid: SmoothingGrid) -> list:
             out += [tuple(base[:i]) + (v,) + tuple(base[i + 1:]) for v in ax[1:]]
     return list(dict.fromkeys(out))
 
-# %% ../nbs/01b_spec.ipynb #ca01fd7a
+# %% ../nbs/01b_spec.ipynb #d8de75e7
 @dataclass
 class Expansion:
     "The specs a grid expands into, and the combinations skipped with the reason (what `smooth` would have raised)."
     specs: list
     skipped: list = field(default_factory=list) # (text of the spec, reason)
 
-# %% ../nbs/01b_spec.ipynb #60af6033
+# %% ../nbs/01b_spec.ipynb #4a2f29d1
 def expand(grid: SmoothingGrid, # a config holding the grid's fields
            dim: int | None = None, # the input dimension n, to check Cartesian samplers (None: not checked)
           ) -> Expansion:
-    """Every spec of the grid and its `extra` entries, each checked; a combination the estimators refuse (antithetic
-    pairs of an asymmetric density, a Cartesian grid that is no power of n, …) is skipped with its reason, not raised."""
+    """Every spec of the grid and its `extra` entries, each checked; a grid combination the estimators refuse
+    (antithetic pairs of an asymmetric density, a Cartesian grid that is no power of n, …) is skipped with its reason,
+    not raised — an `extra` entry, asked for by name, is an error."""
     specs, skipped = [], []
     texts = [':'.join(str(v) for v in p) for p in _axis_points(grid)]
     for text in texts + list(grid.extra):
@@ -178,5 +179,7 @@ def expand(grid: SmoothingGrid, # a config holding the grid's fields
             if text in grid.extra: raise ValueError(f"config key 'extra': {e}") from None
             skipped.append((text, str(e))); continue
         try: specs.append(spec.check_dim(dim) if dim is not None else spec)
-        except ValueError as e: skipped.append((text, str(e)))
+        except ValueError as e:
+            if text in grid.extra: raise ValueError(f"config key 'extra': {text!r}: {e}") from None   # asked for by name
+            skipped.append((text, str(e)))
     return Expansion(list(dict.fromkeys(specs)), skipped)

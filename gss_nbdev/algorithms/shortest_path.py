@@ -181,7 +181,6 @@ def _solve_maps(C, # clamped costs (B, H, W), a C-contiguous float32 or float64 
 if numba is not None:            # compiled lazily, once per dtype; cached on disk when the source is a file
     _solve_maps = numba.njit(nogil=True, cache='__file__' in globals())(_solve_maps)
 
-
 # %% ../../nbs/11_shortest_path.ipynb #9463a4b0
 def _paths_compiled(c: Tensor, # clamped costs (B, H, W), contiguous, on the CPU
                    ) -> Tensor:
@@ -199,7 +198,6 @@ def _paths_compiled(c: Tensor, # clamped costs (B, H, W), contiguous, on the CPU
     if failed: raise RuntimeError(f"grid distances did not converge in {H * W} rounds on {failed} maps")
     return out
 
-
 # %% ../../nbs/11_shortest_path.ipynb #e8f7f049
 def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
                   min_cost: float = 1e-3, # costs are clamped to at least this, so that no cycle has negative cost
@@ -212,7 +210,10 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
         raise TypeError(f"`costs` must be a torch.Tensor of shape (*batch, H, W), got {type(costs).__name__}")
     if costs.ndim < 2 or min(costs.shape[-2:]) < 1:
         raise ValueError(f"`costs` must have shape (*batch, H, W) with H, W ≥ 1, got {tuple(costs.shape)}")
-    if not costs.is_floating_point(): costs = costs.to(torch.get_default_dtype())
+    if costs.is_complex(): raise TypeError(f"`costs` must be real, got dtype {costs.dtype}")
+    out_dtype = costs.dtype if costs.is_floating_point() else torch.get_default_dtype()
+    if not costs.is_floating_point() or costs.dtype in (torch.float16, torch.bfloat16):
+        costs = costs.to(torch.float32)    # half precision: solved in float32 (path sums of 2⁸ tiles overflow/round)
     if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)):
         raise TypeError(f"`min_cost` must be a positive number, got {type(min_cost).__name__} {min_cost!r}")
     if not (math.isfinite(min_cost) and min_cost > 0):
@@ -231,6 +232,9 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
         raise ValueError(f"`costs` must be finite, got {int(costs.isnan().sum())} NaN and {int(costs.isinf().sum())} "
                          "±inf cells; to forbid a cell give it a large finite cost (larger than any path through "
                          "other cells)")
+    if bool(costs.detach().abs().amax() * (H * W) >= torch.finfo(costs.dtype).max):      # a path's sum would overflow
+        raise ValueError(f"`costs` up to {costs.detach().abs().amax().item():.3g} can sum to more than {costs.dtype} "
+                         f"holds along a path of {H}×{W} cells; scale them down, or pass float64")
     flat = costs.detach().reshape(-1, H, W)
     B = flat.shape[0]
     compiled = backend == 'numba' or (backend == 'auto' and numba is not None and costs.device.type == 'cpu'
@@ -238,11 +242,11 @@ def shortest_path(costs: Tensor, # finite vertex costs (*batch, H, W)
     if compiled:
         c = torch.empty((B, H, W), dtype=costs.dtype)
         torch.clamp(flat, min=min_cost, out=c)
-        return _paths_compiled(c).reshape(*batch, H, W)
+        return _paths_compiled(c).reshape(*batch, H, W).to(out_dtype)
     c = torch.empty((H, W, B), dtype=costs.dtype, device=costs.device)
     torch.clamp(flat.permute(1, 2, 0), min=min_cost, out=c)                             # batch-last (H, W, B), one pass
     Dflat = _distances_batch_last(c).reshape(-1)                                        # padded (H+2, W+2, B), flat
-    return _walk_back(Dflat, H, W, B).reshape(*batch, H, W)
+    return _walk_back(Dflat, H, W, B).reshape(*batch, H, W).to(out_dtype)
 
 # %% ../../nbs/11_shortest_path.ipynb #9277ad47
 def dijkstra_grid(costs, # one map (H, W): a tensor or array

@@ -18,15 +18,24 @@ __all__ = ['HC_KEV_ANGSTROM', 'ELECTRON_REST_KEV', 'wavelength', 'acceleration_v
 HC_KEV_ANGSTROM = 12.398419843320026     # h·c in keV·Å
 ELECTRON_REST_KEV = 510.99895            # m_e·c² in keV
 
-def wavelength(voltage_kV, # acceleration voltage: a number, array or tensor
+def _positive(value, name: str):
+    "`value` (a number, array or tensor) if every entry is finite and > 0; a ValueError naming `name` otherwise."
+    ok = (value > 0) & (value < math.inf)
+    if not bool(ok.all() if hasattr(ok, 'all') else ok):
+        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}"[:300])
+    return value
+
+def wavelength(voltage_kV, # acceleration voltage (> 0): a number, array or tensor
               ):
     "The relativistic electron wavelength in Å."
+    voltage_kV = _positive(voltage_kV, 'voltage_kV')
     return HC_KEV_ANGSTROM / (voltage_kV * (voltage_kV + 2 * ELECTRON_REST_KEV)) ** 0.5
 
 # %% ../../nbs/17_tem.ipynb #df5f1cc3
 def acceleration_voltage(wavelength_A, # the electron wavelength in Å (> 0): a number, array or tensor
                         ):
     "The acceleration voltage in kV of electrons of that wavelength: the inverse of `wavelength`."
+    wavelength_A = _positive(wavelength_A, 'wavelength_A')
     return (ELECTRON_REST_KEV ** 2 + (HC_KEV_ANGSTROM / wavelength_A) ** 2) ** 0.5 - ELECTRON_REST_KEV
 
 # %% ../../nbs/17_tem.ipynb #08523087
@@ -123,7 +132,7 @@ def _detect(intensity: np.ndarray, sampling: float, microscope: Microscope, x_nm
     return (np.real(np.fft.ifft2(np.fft.ifftshift(F))) * (m * m) / (n * n)).astype(np.float32)
 
 # %% ../../nbs/17_tem.ipynb #4fb762a3
-def micrograph(voltage_kV: float = 300.0, # acceleration voltage (> 0)
+def micrograph(voltage_kV: float = 300.0, # acceleration voltage, ≥ 1 kV
                focal_length_mm: float = 3.0, # primary lens focal length (≤ 0: no aperture)
                x_nm: float = 0.0, # specimen shift
                y_nm: float = 0.0, # specimen shift
@@ -136,7 +145,11 @@ def micrograph(voltage_kV: float = 300.0, # acceleration voltage (> 0)
     for name, v in (('voltage_kV', voltage_kV), ('focal_length_mm', focal_length_mm), ('x_nm', x_nm), ('y_nm', y_nm)):
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
             raise ValueError(f"`{name}` must be a finite number, got {v!r}")
-    if voltage_kV <= 0: raise ValueError(f"`voltage_kV` must be > 0 (an electron needs energy), got {voltage_kV}")
+    if voltage_kV < 1:
+        raise ValueError(f"`voltage_kV` must be ≥ 1 kV (below, the electron's wavelength is no longer small beside the "
+                         f"wave's sampling, and at ≤ 0 kV it is undefined), got {voltage_kV}")
+    if dose is not None and (isinstance(dose, bool) or not isinstance(dose, (int, float)) or not 0 < dose < math.inf):
+        raise ValueError(f"`dose` must be a finite number of electrons per Å² > 0, or None (no shot noise), got {dose!r}")
     abtem, _ = _abtem()
     pot = potential(specimen, microscope)
     energy = voltage_kV * 1e3

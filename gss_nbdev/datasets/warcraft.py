@@ -194,6 +194,19 @@ class WarcraftSplit:
     def k(self) -> int: return self.vertex_weights.shape[-1]
     def __repr__(self): return f"WarcraftSplit({len(self)} maps {self.k}×{self.k} from {self.source})"
 
+# %% ../../nbs/13_warcraft.ipynb #d3a7e868
+def _check_optimal(path: Path, w: np.ndarray, p: np.ndarray, sample: int = 64) -> None:
+    "A ValueError naming `path` and the map when a stored path of the first `sample` maps is not a shortest path."
+    if not len(w): return
+    costs = torch.as_tensor(w[:sample].astype(np.float64))
+    best = (shortest_path(costs) * costs).sum((-2, -1))
+    given = (torch.as_tensor(p[:sample].astype(np.float64)) * costs).sum((-2, -1))
+    bad = ((given - best).abs() > 1e-3 * best).nonzero()
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"{path}: map {i}'s stored path costs {float(given[i]):.4g}, but the shortest path costs "
+                         f"{float(best[i]):.4g} ({len(bad)} of the first {len(best)} maps are not shortest paths)")
+
 # %% ../../nbs/13_warcraft.ipynb #c0acc677
 def _check_split(folder: Path, split: str, a: dict) -> WarcraftSplit:
     "The three arrays of a split, checked against each other and against the original layout."
@@ -214,6 +227,7 @@ def _check_split(folder: Path, split: str, a: dict) -> WarcraftSplit:
     if not np.isin(p, (0, 1)).all(): raise ValueError(f"{where('shortest_paths')}: values other than 0 and 1")
     if not (np.isfinite(w).all() and (w > 0).all()):
         raise ValueError(f"{where('vertex_weights')}: costs must be finite and positive")
+    _check_optimal(where('shortest_paths'), w, p)
     return WarcraftSplit(m, w, p.astype(np.uint8, copy=False), str(folder))
 
 # %% ../../nbs/13_warcraft.ipynb #4375d793

@@ -229,6 +229,10 @@ def _setup(cfg: CryoConfig) -> tuple:
 def _tasks(cfg: CryoConfig) -> tuple:
     "One task per start set, study and configuration; and the GSS combinations skipped (with why)."
     tasks, skipped = [], []
+    need = max(cfg.n_samples) + any(c == 'fx' for c in cfg.covariates)
+    if 'gss' in cfg.methods and cfg.simulations < need:
+        raise ValueError(f"config key 'simulations' ({cfg.simulations}) must allow at least one step of every GSS "
+                         f"configuration: ≥ {need} (n_samples {max(cfg.n_samples)}, plus one with the fx covariate)")
     for seed in cfg.seeds:
         for study in cfg.studies:
             e = expand(cfg, dim=len(STUDIES[study]['names'])) if 'gss' in cfg.methods else Expansion([])
@@ -344,7 +348,7 @@ def _needs(cfg: CryoConfig) -> list:
     "abTEM and ASE simulate; distributed evaluates."
     return [('abtem', 'cryoet'), ('ase', 'cryoet'), ('distributed', 'cryoet')]
 
-# %% ../../nbs/26_cryoet.ipynb #5762330e
+# %% ../../nbs/26_cryoet.ipynb #cafb5058
 def _cost(task: Task, cfg: CryoConfig) -> float:
     "Estimated seconds of one configuration on 2 CPU cores."
     per_sim = 0.013 * (cfg.field_of_view / cfg.sampling / 128) ** 2 * (8.0 / cfg.slice_thickness) + 0.015

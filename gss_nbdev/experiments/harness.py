@@ -87,7 +87,7 @@ class Method:
         "A file-name-safe name: the method, its spec's tag, its knob."
         return '-'.join([self.name] + ([self.spec.tag] if self.spec else []) + ([f'p{self.param:g}'] if self.param else []))
 
-# %% ../../nbs/20_harness.ipynb #df4bbc8b
+# %% ../../nbs/20_harness.ipynb #9f222bc7
 @dataclass
 class MethodColumns:
     "The key columns every results CSV starts with — `Method.key()`: the method and its spec. Rows derive from it."
@@ -468,7 +468,12 @@ def _prepare_out(out: Path, meta: dict, resume: bool, force: bool) -> None:
             if not cfg_file.exists() or not (out / RUN_MANIFEST).exists():
                 raise FileExistsError(f"{out} has no config.json or {RUN_MANIFEST}: it is not a run of this harness; "
                                       "refusing to resume into it")
-            old = json.loads(cfg_file.read_text())
+            try: old = json.loads(cfg_file.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ValueError(f"cannot resume {out}: its config.json is not the JSON this harness writes; use "
+                                 "another --out, or --force to rerun") from None
+            if not isinstance(old, dict):
+                raise ValueError(f"cannot resume {out}: its config.json is not the JSON this harness writes") from None
             diff = _differences({k: old.get(k) for k in meta}, json.loads(json.dumps(meta, default=str)))
             if diff: raise ValueError(f"cannot resume {out}: its config.json differs in {'; '.join(diff)}. Use the "
                                       "same settings, another --out, or --force to rerun")
