@@ -48,6 +48,7 @@ setuptools.setup(
     install_requires=requirements,
     extras_require={'dask': dask_requirements, 'sorting': sorting_requirements,
                     'cryoet': cryoet_requirements + dask_requirements,
+                    'experiments': dask_requirements + sorting_requirements + cryoet_requirements,
                     'dev': dask_requirements + sorting_requirements + cryoet_requirements + dev_requirements},
     dependency_links=cfg.get('dep_links', '').split(),
     python_requires='>=' + min_python,

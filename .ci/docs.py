@@ -59,10 +59,29 @@ def execute_notebook(src: Path, dest: Path) -> None:
     nb = read_nb(src)
     sys.path.insert(0, str(ROOT))  # like nbdev_test: the package imports from the checkout even when not installed
     os.environ.setdefault('MPLBACKEND', 'agg')
+    defects = _check_figures(src.name)
     shell = CaptureShell(src)
     with working_directory(src.parent):
         shell.run_all(nb, exc_stop=True, preproc=_skip)
     write_nb(nb, dest)
+    dest.with_suffix('.figures.json').write_text(json.dumps(defects))
+
+
+def _check_figures(name: str) -> list:
+    """Before a notebook runs: have the inline backend check every figure it is about to show with
+    `report.label_defects` (labels cut by the edge, labels over labels); returns the list the defects will land in."""
+    import matplotlib_inline.backend_inline as inline
+    from matplotlib._pylab_helpers import Gcf
+    from gss_nbdev.experiments.report import label_defects
+    found, flush, shown = [], inline.flush_figures, [0]
+    def checked_flush():
+        if getattr(inline.show, '_draw_called', False):
+            for manager in Gcf.get_all_fig_managers():
+                shown[0] += 1
+                found.extend(f'{name}, figure {shown[0]}: {d}' for d in label_defects(manager.canvas.figure))
+        return flush()
+    inline.flush_figures = checked_flush      # configure_inline_support registers whatever the module holds
+    return found
 
 
 TIMINGS = ROOT / '.ci' / 'notebook_seconds.json'
@@ -195,6 +214,55 @@ def local_api_links(site: Path, pages: dict) -> int:
     return n
 
 
+def _settings() -> dict:
+    import configparser
+    c = configparser.ConfigParser(delimiters=['=']); c.read(ROOT / 'settings.ini')
+    return dict(c['DEFAULT'])
+
+
+SOURCE_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{path}</title><link rel="stylesheet" href="{css}">
+<style>body {{ margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; font-family: system-ui, sans-serif; }}
+pre.source {{ overflow-x: auto; font-size: 0.85rem; line-height: 1.35; }}
+pre.source .ln {{ display: inline-block; width: 4ch; color: #999; text-decoration: none; user-select: none; }}
+pre.source span:target {{ background: #fff3c4; }}</style></head>
+<body><main><h1>{path}</h1>
+<p>The module as <code>nbdev_export</code> writes it from the notebooks (the notebook is the source of truth).
+<a href="{index}">Back to the book</a>.</p>
+<pre class="source"><code>{lines}</code></pre></main></body></html>
+"""
+
+
+def local_source_links(site: Path) -> int:
+    """nbdev's "source" links point at settings.ini's git_url, a repository host this project does not publish to; point
+    them at a local view of the same file instead (`source/<path>.html#L<n>`, written here); returns links rewritten."""
+    import html as html_lib
+    s = _settings()
+    prefix = s['git_url'].rstrip('/') + '/blob/' + s.get('branch', 'main') + '/'
+    pat = re.compile(r'href="' + re.escape(prefix) + r'([^"#]+)(?:#L(\d+))?"')
+    files, n = set(), 0
+    for page in site.rglob('*.html'):
+        text = page.read_text(encoding='utf-8')
+        def local(m):
+            nonlocal n
+            files.add(m.group(1)); n += 1
+            rel = os.path.relpath(site / 'source' / (m.group(1) + '.html'), page.parent).replace(os.sep, '/')
+            return f'href="{rel}' + (f'#L{m.group(2)}' if m.group(2) else '') + '"'
+        new = pat.sub(local, text)
+        if new != text: page.write_text(new, encoding='utf-8')
+    for f in sorted(files):
+        src, dest = ROOT / f, site / 'source' / (f + '.html')
+        if not src.is_file(): continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        lines = ''.join(f'<span id="L{i}"><a class="ln" href="#L{i}">{i}</a>{html_lib.escape(line)}</span>\n'
+                        for i, line in enumerate(src.read_text(encoding='utf-8').splitlines(), 1))
+        rel = lambda p: os.path.relpath(site / p, dest.parent).replace(os.sep, '/')
+        dest.write_text(SOURCE_PAGE.format(path=html_lib.escape(f), css=rel('styles.css'), index=rel('index.html'),
+                                           lines=lines), encoding='utf-8')
+    return n
+
+
 def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec', jobs: int = 1, save_timings: bool = False) -> Path:
     """Execute the notebooks (`jobs` at a time), process them with nbdev, render with smalldocs, vendor KaTeX; the site
     lands in `out`."""
@@ -205,14 +273,22 @@ def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec', jobs: int = 1
     if proc.exists(): shutil.rmtree(proc)
     with working_directory(ROOT):
         proc_nbs(path=str(work), force=True, n_workers=0)
+    # run folders the notebooks wrote (runs/) and the reports inside committed runs (data/**/*.md) are data, not pages
+    shutil.rmtree(proc / 'runs', ignore_errors=True)
+    for md in (proc / 'data').rglob('*.md') if (proc / 'data').exists() else []: md.unlink()
     pages = smalldocs_ready(proc)
     subprocess.run(['smalldocs', 'render', str(proc), '--quiet'], check=True)
     site = proc / '_docs'
     links = local_api_links(site, pages)
+    sources = local_source_links(site)
+    figures = [d for f in sorted(work.rglob('*.figures.json')) for d in json.loads(f.read_text())]
+    (site / 'figure_defects.json').write_text(json.dumps(figures, indent=1))
+    shutil.copy(ROOT / 'CONTRIBUTING.md', site / 'CONTRIBUTING.md')     # the index links it, as the README does
     n = vendor_katex(site)
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(site, out)
-    print(f'site written to {out} ({len(list(out.rglob("*.html")))} pages, {links} API links made local, KaTeX vendored into {n})')
+    print(f'site written to {out} ({len(list(out.rglob("*.html")))} pages, {links} API links and {sources} source links '
+          f'made local, KaTeX vendored into {n})')
     return out
 
 

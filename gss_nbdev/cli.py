@@ -47,7 +47,8 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
         if p.name in SKIP: continue
         flag, help_ = '--' + p.name.replace('_', '-'), docs.get(p.name) or ''
         if hints.get(p.name) is bool: r.add_argument(flag, action='store_true', help=help_)
-        elif p.name == 'scale': r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default {p.default})')
+        elif p.name == 'scale': r.add_argument(flag, choices=scales, default=p.default, help=f'{help_} (default '
+                                                                                             f'{p.default})')
         else:
             typ = {int: int, float: float}.get(hints.get(p.name), str)
             if p.name == 'workers': typ = int
@@ -55,9 +56,11 @@ def _reproduce_arguments(r: argparse.ArgumentParser, scales: list) -> None:
                            help=help_ + ('' if p.default is None else f' (default {p.default})'))
     for f in DATA_FLAGS:
         r.add_argument(f, dest=f[2:].replace('-', '_'), default=None,
-                       help="the original data (an experiment's own flag: --mnist-dir sorting, --warcraft-dir Warcraft, "
+                       help="the original data (an experiment's own flag: --mnist-dir sorting, "
+                            "--warcraft-dir Warcraft, "
                             "--mesh teapot)" if f == '--data-dir' else argparse.SUPPRESS)
-    r.add_argument('--dry-run', action='store_true', help='expand and check the grid, print the tasks and the estimated '
+    r.add_argument('--dry-run', action='store_true', help='expand and check the grid, print the tasks and the '
+                                                          'estimated '
                                                          'time, write nothing')
     r.add_argument('--no-progress', action='store_true', help='no progress bars')
     r.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
@@ -97,19 +100,20 @@ def config_help(exp) -> str:
     lines = [f"config keys of `{exp.name}` (--set KEY=VALUE):"]
     for k in cls.keys():
         vals = {s: show(getattr(cfg, k)) for s, cfg in exp.presets.items()}
-        d = f"default {vals['quick']}" + ''.join(f"; {s} {v}" for s, v in vals.items() if s != 'quick' and v != vals['quick'])
+        d = f"default {vals['quick']}" + ''.join(f"; {s} {v}" for s, v in vals.items() if s != 'quick'
+                                                 and v != vals['quick'])
         lines.append(f"  {k} ({describe_type(types[k])}): {docs.get(k, '')} [{d[:200]}]")
     return '\n'.join(lines)
 
 # %% ../nbs/30_cli.ipynb #e02d568e
 def _list(EXPERIMENTS: dict) -> None:
     "Each experiment, its description, and per scale its task count and estimated time on 2 CPU cores."
-    from gss_nbdev.experiments.harness import plan, _duration
+    from gss_nbdev.experiments.harness import plan, duration
     for name, exp in sorted(EXPERIMENTS.items()):
         print(f'{name:12s} {exp.description}')
         for scale in exp.presets:
             p = plan(name, scale, check=False)
-            t = '' if p.seconds is None else f', estimated {_duration(p.seconds)} on 2 CPU cores'
+            t = '' if p.seconds is None else f', estimated {duration(p.seconds)} on 2 CPU cores'
             print(f'{"":12s}   --scale {scale}: {len(p.tasks)} task(s){t}')
 
 # %% ../nbs/30_cli.ipynb #76fdd043
@@ -163,7 +167,8 @@ def main(argv=None, # the arguments (default: sys.argv[1:])
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, ConnectionError, ImportError) as e:
         print(f'gss reproduce: error: {e}', file=sys.stderr); return 2          # one line that names the argument
     except KeyboardInterrupt:
-        print(f'\ngss reproduce: interrupted; finished tasks are kept. Continue with: {_resume_hint(a)}', file=sys.stderr)
+        print(f'\ngss reproduce: interrupted; finished tasks are kept. Continue with: {_resume_hint(a)}',
+              file=sys.stderr)
         return 130
     print(f'results in {out}:'); [print(f'  {p.name}') for p in sorted(out.iterdir()) if not p.name.startswith('.')]
     return 0

@@ -4,12 +4,13 @@
 
 # %% ../nbs/01a_core.ipynb #50bad394
 from __future__ import annotations
+import contextlib
 import math
 from dataclasses import dataclass
 import torch
 from torch import Tensor
 from fastcore.meta import delegates
-from .validation import check_points, check_count, check_choice
+from .validation import check_points, check_count, check_choice, reads_values, active_transforms
 from .distributions import get_distribution, SmoothingDistribution
 from .sampling import sample_noise, SAMPLERS
 from .finite import check_growth
@@ -17,7 +18,8 @@ from .evaluators import as_evaluator
 
 # %% auto #0
 __all__ = ['HALF', 'COVARIATES', 'ESTIMATORS', 'options', 'check_covariate', 'Scale', 'check_scale', 'check_values', 'evaluate',
-           'draw_noise', 'Setup', 'setup', 'covariate_offset', 'Draw', 'draw', 'score_grads', 'SmoothFn']
+           'draw_noise', 'explicit_only', 'Setup', 'setup', 'covariate_offset', 'Draw', 'draw', 'input_grad',
+           'scale_grad', 'score_grads', 'hessian_apply', 'ScoreGradFn', 'SmoothFn']
 
 # %% ../nbs/01a_core.ipynb #e8164ab4
 HALF = (torch.float16, torch.bfloat16)
@@ -93,6 +95,9 @@ class Scale:
             m = self.inv_t.unsqueeze(-3) if samples else self.inv_t
             return (m @ a[..., None])[..., 0]
         return a / (self.per_sample() if samples else self.value)
+    def solve(self, a):
+        "L^{-1} a for a (*batch, n) (the same as L^{-T} a for γ and σ)."
+        return (self.inv_t.mT @ a[..., None])[..., 0] if self.matrix else a / self.value
 
 # %% ../nbs/01a_core.ipynb #49e58728
 def _check_diagonal(scale: Tensor, x: Tensor, accepted: str) -> Scale:
@@ -104,8 +109,8 @@ def _check_diagonal(scale: Tensor, x: Tensor, accepted: str) -> Scale:
     except RuntimeError:
         raise ValueError(f"the batch dimensions of `scale` σ {tuple(scale.shape[:-1])} do not broadcast with those of "
                          f"`x` {tuple(x.shape[:-1])}") from None
-    bad = ~(torch.isfinite(scale) & (scale > 0))
-    if bool(bad.any()):                                             # one host sync, as for a 0-d γ
+    bad = ~(torch.isfinite(scale) & (scale > 0)) if reads_values() else None
+    if bad is not None and bool(bad.any()):                         # one host sync, as for a 0-d γ
         raise ValueError(f"`scale` σ must be positive and finite in every coordinate, got {int(bad.sum())} of "
                          f"{scale.numel()} entries that are not (the first: {scale[bad][0].item()})")
     return Scale(scale)
@@ -128,7 +133,7 @@ def check_scale(scale, # γ, σ or L, as `options` documents it
     # differentiable cast: grads flow back in scale's dtype
     scale = scale.to(device=x.device, dtype=x.dtype)
     if scale.ndim == 0:
-        if not bool(torch.isfinite(scale) & (scale > 0)):
+        if reads_values() and not bool(torch.isfinite(scale) & (scale > 0)):
             raise ValueError(f"`scale` γ must be positive and finite, got {scale.item()}")
         return Scale(scale)
     if scale.ndim == 1 or (scale.ndim >= 2 and scale.shape[-2:] != (n, n)): return _check_diagonal(scale, x, accepted)
@@ -136,14 +141,16 @@ def check_scale(scale, # γ, σ or L, as `options` documents it
     except RuntimeError:
         raise ValueError(f"the batch dimensions of `scale` {tuple(scale.shape[:-2])} do not broadcast with "
                                           f"those of `x` {tuple(x.shape[:-1])}") from None
-    # checked whatever set_validate_args says: the inverse below syncs anyway
-    if not bool(torch.isfinite(scale).all()):
+    # checked unless set_validate_args(False) or inside vmap (the inverse is computed either way)
+    check = reads_values()
+    if check and not bool(torch.isfinite(scale).all()):
         raise ValueError(f"`scale` L must be finite, got {int(scale.isnan().sum())} NaN and "
                          f"{int(scale.isinf().sum())} ±inf entries")
     lin = scale.detach().to(torch.promote_types(scale.dtype, torch.float32))   # linalg has no float16/bfloat16 kernels
     inv, info = torch.linalg.inv_ex(lin)
-    cond = torch.linalg.cond(lin)
     inv = inv.to(x.dtype)
+    if not check: return Scale(scale, inv.mT)
+    cond = torch.linalg.cond(lin)
     if bool((info != 0).any() | ~torch.isfinite(inv).all() | ~(cond < 1 / torch.finfo(x.dtype).eps).all()):
         raise ValueError(f"`scale` L must be invertible, but it is singular or numerically singular (condition number "
                          f"{cond.max().item():.3g}); smoothing with x + Lε needs L⁻¹ for the density of x + Lε")
@@ -181,7 +188,7 @@ def _call(f, z: Tensor, nb: int, check_finite: bool, evaluator=None) -> Tensor:
                          f"{tuple(y.shape)}")
     exact = not (y.is_floating_point() or y.is_complex())       # bool / integer outputs are always finite
     y = y.to(device=z.device, dtype=z.dtype)
-    if check_finite and not exact: check_values(y, z, nb)
+    if check_finite and not exact and reads_values(): check_values(y, z, nb)
     return y
 
 # %% ../nbs/01a_core.ipynb #e99d5407
@@ -198,7 +205,45 @@ def evaluate(f, # the black box: (*batch, s, n) -> (*batch, s, *out), or per sam
     return torch.cat([_call(f, z.narrow(nb, i, min(chunk_size, s - i)), nb, check_finite, evaluator)
                       for i in range(0, s, chunk_size)], dim=nb)
 
+# %% ../nbs/01a_core.ipynb #ac667840
+def _out_of_memory(e: BaseException) -> bool:
+    """Whether `e` is an allocation failure: torch's OutOfMemoryError, Python's MemoryError, or the CPU allocator's
+    RuntimeError ("DefaultCPUAllocator: can't allocate memory") — not any error whose text mentions allocation."""
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)): return True
+    msg = str(e).lower()
+    return isinstance(e, RuntimeError) and ("can't allocate memory" in msg or 'out of memory' in msg)
+
+# %% ../nbs/01a_core.ipynb #7970d6fc
+def _noise_context():
+    "Draw outside torch.func's transforms if a running vmap forbids random draws (randomness='error'); else no-op."
+    if torch.compiler.is_compiling(): return contextlib.nullcontext()   # dynamo cannot trace the interpreter stack
+    try:
+        from torch._functorch.pyfunctorch import (retrieve_all_functorch_interpreters,
+                                                  temporarily_clear_interpreter_stack)
+        vmap = torch._C._functorch.TransformType.Vmap
+    except (ImportError, AttributeError): return contextlib.nullcontext()
+    if any(i.key() == vmap and i.randomness() == 'error' for i in retrieve_all_functorch_interpreters()):
+        return temporarily_clear_interpreter_stack()
+    return contextlib.nullcontext()
+
 # %% ../nbs/01a_core.ipynb #6eee5af4
+def _draw_noise(d, n_samples, n, sampler, antithetic, batch, generator, x) -> Tensor:
+    "`draw_noise`'s work: the draw (outside a vmap that forbids random draws), allocation failures as a ValueError."
+    try:
+        with _noise_context():
+            return sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
+                                generator=generator, device=x.device, dtype=x.dtype)
+    except (RuntimeError, MemoryError) as e:
+        if not _out_of_memory(e): raise
+        need = math.prod(batch) * n_samples * n * x.element_size() / 2 ** 30
+        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = "
+                         f"{(*batch, n_samples, n)} alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or "
+                         "average independent estimates over several calls (`chunk_size` bounds the memory of f's "
+                         "evaluations, not of the noise).") from None
+
+_eager_draw = torch.compiler.disable(_draw_noise)
+
+# %% ../nbs/01a_core.ipynb #8d71fa15
 def draw_noise(d: SmoothingDistribution, # the smoothing distribution
                n_samples: int, # s
                n: int, # the dimension
@@ -209,15 +254,22 @@ def draw_noise(d: SmoothingDistribution, # the smoothing distribution
                x: Tensor, # the points: the noise takes their device and dtype
               ) -> Tensor:
     "`sample_noise` on x's device and dtype, `(*batch, s, n)`; a too large request is a ValueError naming `n_samples`."
-    try: return sample_noise(d, n_samples, n, sampler=sampler, antithetic=antithetic, batch_shape=batch,
-                             generator=generator, device=x.device, dtype=x.dtype)
-    except (RuntimeError, MemoryError) as e:
-        if 'alloc' not in str(e).lower() and not isinstance(e, (MemoryError, torch.OutOfMemoryError)): raise
-        need = math.prod(batch) * n_samples * n * x.element_size() / 2 ** 30
-        raise ValueError(f"`n_samples`={n_samples} does not fit in memory: the noise (*batch, s, n) = "
-                         f"{(*batch, n_samples, n)} alone needs {need:.3g} GiB on {x.device}. Use fewer samples, or "
-                         "average independent estimates over several calls (`chunk_size` bounds the memory of f's "
-                         "evaluations, not of the noise).") from None
+    # under torch.compile, what dynamo cannot trace (a torch.Generator argument; the RQMC samplers' cached tables and
+    # in-place random words) is drawn in eager code: one graph break, the same bits as eager
+    eager = torch.compiler.is_compiling() and (sampler != 'mc' or generator is not None)
+    return (_eager_draw if eager else _draw_noise)(d, n_samples, n, sampler, antithetic, batch, generator, x)
+
+# %% ../nbs/01a_core.ipynb #f4bde809
+def explicit_only(name: str, # the estimator, for the message
+                  x: Tensor, # its points
+                 ) -> None:
+    "A ValueError if a torch.func derivative transform (grad, jacrev, jacfwd) is differentiating wrt `x`."
+    if not {'Grad', 'Jvp'} & set(active_transforms()): return
+    if not torch._C._functorch.is_functorch_wrapped_tensor(x): return        # x is a constant of the transform
+    raise ValueError(f"`{name}` returns an explicit estimate, which has no derivative: under torch.func's grad, jacrev "
+                     "or jacfwd it would be a constant with a zero derivative. Differentiate `smooth` instead — its "
+                     "gradient is differentiable, e.g. torch.func.hessian(lambda x: smooth(f, x, ...)) — or call "
+                     "`smoothed_hessian` / `smoothed_hvp`.")
 
 # %% ../nbs/01a_core.ipynb #4d034f06
 @dataclass
@@ -273,7 +325,12 @@ class Draw:
     α (y − c)), and the mean ȳ (*batch, 1, *out) when it was computed."""
     x: Tensor; scale: Scale; nb: int; eps: Tensor; score: Tensor; y: Tensor; c: Tensor | None; alpha: float
     mean: Tensor | None = None
+    dist: SmoothingDistribution | None = None # for second derivatives (its score's derivative)
     def value(self): return (self.y.mean(self.nb) if self.mean is None else self.mean.squeeze(self.nb))
+    def smoothed(self) -> Tensor:
+        "The smoothed value (*batch, *out) as a differentiable function of x and the scale (`SmoothFn`)."
+        return SmoothFn.apply(self.x, self.scale.value, self.value(), self.y, self.c, self.eps, self.score,
+                              self.scale.inv_t, self.nb, self.alpha, self.dist)
 
 # %% ../nbs/01a_core.ipynb #e81c89f7
 @delegates(options)
@@ -288,9 +345,9 @@ def draw(f, # the black box
     else: z = torch.addcmul(xd, s.eps, s.scale.per_sample().detach())              # x + γε or x + σ⊙ε in one pass
     y = evaluate(f, z, s.nb, s.chunk_size, False, s.evaluator)
     mean = y.mean(s.nb, keepdim=True)                       # the value, LOO's offset, and the finiteness check
-    if check_finite: check_values(y, z, s.nb, total=mean)
+    if check_finite and reads_values(): check_values(y, z, s.nb, total=mean)
     c, alpha = covariate_offset(s, f, y, check_finite, mean)
-    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps, copy=False), y, c, alpha, mean)
+    return Draw(s.x, s.scale, s.nb, s.eps, s.d.score(s.eps, copy=False), y, c, alpha, mean, s.d)
 
 # %% ../nbs/01a_core.ipynb #8a8a9199
 def _sum_to(g: Tensor, shape) -> Tensor:
@@ -311,60 +368,171 @@ def _contract(y: Tensor, c: Tensor | None, alpha: float, g: Tensor, nb: int) -> 
     return v * alpha if alpha != 1 else v
 
 # %% ../nbs/01a_core.ipynb #9efcb07e
-def score_grads(ctx, # the autograd context: needs_input_grad (x, scale), x_shape, matrix
+def input_grad(v: Tensor, # the per-sample contractions v_i (*batch, s)
+               score: Tensor, # the score s(ε_i) (*batch, s, n)
+               sc: Scale, # the scale
+               shape, # x's shape: dimensions x was broadcast along are summed
+              ) -> Tensor:
+    "∇ₓ = L^{-T} (1/s) Σ_i v_i s(ε_i), the estimator of Lemma 1 and Theorem 7."
+    return _sum_to(sc.solve_t((v[..., None, :] @ score)[..., 0, :] / score.shape[-2]), shape)
+
+# %% ../nbs/01a_core.ipynb #bf2baeeb
+def scale_grad(v: Tensor, # the per-sample contractions v_i (*batch, s)
+               eps: Tensor, # the noise (*batch, s, n)
+               score: Tensor, # its score (*batch, s, n)
+               sc: Scale, # the scale γ, σ or L
+              ) -> Tensor:
+    "∂_γ, ∇_σ or ∇_L from per-sample contractions (Lemma 6, Theorem 7), summed to the scale's shape."
+    s, n = eps.shape[-2], eps.shape[-1]
+    if sc.matrix:
+        eye = torch.eye(n, dtype=v.dtype, device=v.device)
+        m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * eye
+        return _sum_to(sc.inv_t @ m, sc.value.shape)
+    if sc.diagonal:                                                  # σ: the diagonal of the matrix case
+        m = (v[..., None, :] @ (score * eps))[..., 0, :] / s - v.mean(-1, keepdim=True)
+        return _sum_to(m / sc.value, sc.value.shape)
+    return (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / sc.value
+
+# %% ../nbs/01a_core.ipynb #416adc6d
+def score_grads(ctx, # an autograd context with needs_input_grad (x, scale), x_shape and matrix
                 v: Tensor, # the per-sample contractions v_i (*batch, s)
                 eps: Tensor, # the noise (*batch, s, n)
                 score: Tensor, # its score s(ε) (*batch, s, n)
                 scale_value: Tensor, # γ, σ or L
-                inv_t, # L^{-T}, or None for γ
+                inv_t, # L^{-T}, or None for γ and σ
                ) -> tuple:
-    "Gradients wrt x and the scale from per-sample contractions: the estimators of Lemma 1, Lemma 6 and Theorem 7."
-    s, n = eps.shape[-2], eps.shape[-1]
+    "Both first-order gradients, for the Functions of other chapters (the covariance's second moment)."
     sc = Scale(scale_value, inv_t if ctx.matrix else None)
-    gx = gs = None
-    if ctx.needs_input_grad[0]:
-        a = (v[..., None, :] @ score)[..., 0, :] / s                                              # (*batch, n)
-        gx = _sum_to(sc.solve_t(a), ctx.x_shape)
-    if ctx.needs_input_grad[1]:
-        if ctx.matrix:
-            eye = torch.eye(n, dtype=v.dtype, device=v.device)
-            m = score.mT @ (v[..., None] * eps) / s - v.mean(-1)[..., None, None] * eye
-            gs = _sum_to(inv_t @ m, scale_value.shape)
-        elif scale_value.ndim:                                      # σ: the diagonal of the matrix case
-            gs = _sum_to(((v[..., None, :] @ (score * eps))[..., 0, :] / s - v.mean(-1, keepdim=True)) / scale_value,
-                         scale_value.shape)
-        else:
-            gs = (v * ((score * eps).sum(-1) - n)).mean(-1).sum() / scale_value
-    return gx, gs
+    return (input_grad(v, score, sc, ctx.x_shape) if ctx.needs_input_grad[0] else None,
+            scale_grad(v, eps, score, sc) if ctx.needs_input_grad[1] else None)
+
+# %% ../nbs/01a_core.ipynb #f7b0754b
+def hessian_apply(v: Tensor, # per-sample weights v_i (*batch, s)
+                  score: Tensor, # s(ε_i) (*batch, s, n)
+                  dscore: Tensor, # s'(ε_i) (*batch, s, n)
+                  a: Tensor, # a direction (*batch, n)
+                 ) -> Tensor:
+    "(1/s) Σ_i v_i (s_i s_iᵀ − diag s'_i) a: the kernel ∇²μ/μ applied to a without an n × n matrix, (*batch, n)."
+    sa = (score @ a[..., None])[..., 0]                                             # ⟨s_i, a⟩: (*batch, s)
+    return (((v * sa)[..., None, :] @ score)[..., 0, :] - (v[..., None, :] @ dscore)[..., 0, :] * a) / score.shape[-2]
+
+# %% ../nbs/01a_core.ipynb #4794d412
+def _weigh(y: Tensor, c: Tensor | None, alpha: float, w: Tensor, nb: int) -> Tensor:
+    "α/s Σ_i w_i (y_i − c) for per-sample weights w (*batch, s): (*batch, *out)."
+    yf = y.reshape(*y.shape[:nb + 1], -1)
+    out = (w[..., None, :] @ yf)[..., 0, :]
+    if c is not None: out = out - w.sum(-1, keepdim=True) * c.reshape(*c.shape[:nb], -1)
+    return (out * (alpha / y.shape[nb])).reshape(*y.shape[:nb], *y.shape[nb + 1:])
+
+# %% ../nbs/01a_core.ipynb #7920bde2
+def _score_derivative(second, eps: Tensor) -> Tensor:
+    "s'(ε) from the distribution, or the reason why this estimator has no second derivative."
+    if isinstance(second, SmoothingDistribution): return second.score_derivative(eps)
+    raise ValueError(f"the second derivative is not estimated here: {second or 'this estimator has no second order'}")
+
+# %% ../nbs/01a_core.ipynb #530c4cfc
+def _scale_tangent(sc: Scale, dscale: Tensor, eps: Tensor, score: Tensor) -> Tensor:
+    """Per-sample weights of the directional derivative along a scale tangent: sᵢᵀ M εᵢ − tr M with M = L⁻¹ dL, (*batch,
+    s)."""
+    if sc.matrix:
+        m = sc.inv_t.mT @ dscale
+        return ((eps @ m.mT) * score).sum(-1) - torch.diagonal(m, dim1=-2, dim2=-1).sum(-1)[..., None]
+    if sc.diagonal:
+        m = (dscale / sc.value).unsqueeze(-2)
+        return (score * eps * m).sum(-1) - m.sum(-1)
+    return ((score * eps).sum(-1) - eps.shape[-1]) * (dscale / sc.value)
+
+# %% ../nbs/01a_core.ipynb #d53d1974
+class ScoreGradFn(torch.autograd.Function):
+    """∇ₓ of the smoothing as a function of x and the incoming gradient g, L^{-T} (1/s) Σ v_i s(ε_i) with
+    v_i = α⟨g, y_i − c⟩; its derivatives are the second-order estimators (Hessian-vector products)."""
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, g, scale_value, y, c, eps, score, inv_t, nb, alpha, second):
+        return input_grad(_contract(y, c, alpha, g, nb), score, Scale(scale_value, inv_t), x.shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, g, scale_value, y, c, eps, score, inv_t, nb, alpha, second = inputs
+        ctx.nb, ctx.alpha, ctx.second, ctx.x_shape = nb, alpha, second, x.shape
+        ctx.save_for_backward(g, scale_value, y, c, eps, score, inv_t)
+        ctx.save_for_forward(g, scale_value, y, c, eps, score, inv_t)
+
+    @staticmethod
+    def _along(ctx, dx, dg) -> Tensor:
+        "The derivative along (dx, dg): L^{-T}[H_g L^{-1}dx + (1/s) Σ α⟨dg, y_i − c⟩ s_i], summed to x's shape."
+        g, scale_value, y, c, eps, score, inv_t = ctx.saved_tensors
+        sc, nb, batch = Scale(scale_value, inv_t), ctx.nb, eps.shape[:-2]
+        total = torch.zeros((*batch, eps.shape[-1]), dtype=eps.dtype, device=eps.device)
+        if dx is not None:
+            a = sc.solve(dx.expand(*batch, eps.shape[-1]))
+            total = total + hessian_apply(_contract(y, c, ctx.alpha, g, nb), score, _score_derivative(ctx.second, eps),
+                                          a)
+        if dg is not None:
+            total = total + (_contract(y, c, ctx.alpha, dg, nb)[..., None, :] @ score)[..., 0, :] / eps.shape[-2]
+        return _sum_to(sc.solve_t(total), ctx.x_shape)
+
+    @staticmethod
+    def backward(ctx, u):
+        g, scale_value, y, c, eps, score, inv_t = ctx.saved_tensors
+        gx = gg = None
+        if ctx.needs_input_grad[0]: gx = ScoreGradFn._along(ctx, u, None)        # the Hessian is symmetric
+        if ctx.needs_input_grad[1]:
+            a = Scale(scale_value, inv_t).solve(u.expand(*eps.shape[:-2], eps.shape[-1]))
+            gg = _sum_to(_weigh(y, c, ctx.alpha, (score @ a[..., None])[..., 0], ctx.nb), g.shape)
+        return gx, gg, None, None, None, None, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dx, dg, *_): return ScoreGradFn._along(ctx, dx, dg)
 
 # %% ../nbs/01a_core.ipynb #49a8761c
 def _back_to(t: Tensor | None, dtype: torch.dtype, name: str) -> Tensor | None:
     "A gradient computed in float32 for a half-precision input, cast back — or a ValueError if it does not fit there."
     if t is None or t.dtype == dtype: return t
-    big = t.detach().abs().amax() if t.numel() else t.new_zeros(())
-    if not bool(big <= torch.finfo(dtype).max):
-        raise ValueError(f"the gradient wrt `{name}` overflows {dtype} (|estimate| up to {big.item():.4g}, the format's "
-                         f"largest is {torch.finfo(dtype).max:.4g}); smooth in float32, or scale f down")
+    if reads_values():
+        big = t.detach().abs().amax() if t.numel() else t.new_zeros(())
+        if not bool(big <= torch.finfo(dtype).max):
+            raise ValueError(f"the gradient wrt `{name}` overflows {dtype} (|estimate| up to {big.item():.4g}, the "
+                             f"format's largest is {torch.finfo(dtype).max:.4g}); smooth in float32, or scale f down")
     return t.to(dtype)
 
 # %% ../nbs/01a_core.ipynb #ed2578e7
 class SmoothFn(torch.autograd.Function):
-    "The value of the smoothed f; backward by the score-function estimators (`score_grads`) with v_i = α⟨g, y_i − c⟩."
-    @staticmethod
-    def forward(ctx, x, scale_value, value, y, c, eps, score, inv_t, nb, alpha):
-        ctx.nb, ctx.alpha, ctx.x_shape, ctx.matrix, ctx.has_c = nb, alpha, x.shape, inv_t is not None, c is not None
-        ctx.save_for_backward(scale_value, y, c, eps, score, inv_t)
-        return value.clone()
+    """The value of the smoothed f; its backward is `ScoreGradFn` for x (differentiable again) and `scale_grad` for the
+    scale, with v_i = α⟨g, y_i − c⟩; its jvp is the same estimator along a tangent."""
+    generate_vmap_rule = True
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    def forward(x, scale_value, value, y, c, eps, score, inv_t, nb, alpha, second): return value.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, scale_value, value, y, c, eps, score, inv_t, nb, alpha, second = inputs
+        ctx.nb, ctx.alpha, ctx.second = nb, alpha, second
+        ctx.save_for_backward(x, scale_value, y, c, eps, score, inv_t)
+        ctx.save_for_forward(x, scale_value, y, c, eps, score, inv_t)
+
+    @staticmethod
     def backward(ctx, g):
         saved = ctx.saved_tensors
-        dtypes = saved[0].dtype, g.dtype
+        dtypes = saved[0].dtype, saved[1].dtype
         if g.dtype in HALF:            # sums over the samples in float32: in float16 they overflow once |f| is large
             saved, g = [t if t is None else t.float() for t in saved], g.float()
-        scale_value, y, c, eps, score, inv_t = saved
-        v = _contract(y, c if ctx.has_c else None, ctx.alpha, g, ctx.nb)                         # (*batch, s)
-        gx, gs = score_grads(ctx, v, eps, score, scale_value, inv_t)
-        gx, gs = (_back_to(t, dt, name) for t, dt, name in ((gx, dtypes[1], 'x'), (gs, dtypes[0], 'scale')))
-        return gx, gs, None, None, None, None, None, None, None, None
+        x, scale_value, y, c, eps, score, inv_t = saved
+        gx = gs = None
+        if ctx.needs_input_grad[0]:
+            gx = ScoreGradFn.apply(x, g, scale_value.detach(), y, c, eps, score, inv_t, ctx.nb, ctx.alpha, ctx.second)
+        if ctx.needs_input_grad[1]:
+            v = _contract(y, c, ctx.alpha, g.detach(), ctx.nb)
+            gs = scale_grad(v, eps, score, Scale(scale_value.detach(), inv_t))
+        return _back_to(gx, dtypes[0], 'x'), _back_to(gs, dtypes[1], 'scale'), *[None] * 9
+
+    @staticmethod
+    def jvp(ctx, dx, dscale, *_):
+        x, scale_value, y, c, eps, score, inv_t = ctx.saved_tensors
+        sc, batch, n = Scale(scale_value, inv_t), eps.shape[:-2], eps.shape[-1]
+        w = torch.zeros(eps.shape[:-1], dtype=eps.dtype, device=eps.device)
+        if dx is not None: w = w + (score @ sc.solve(dx.expand(*batch, n))[..., None])[..., 0]
+        if dscale is not None: w = w + _scale_tangent(sc, dscale, eps, score)
+        return _weigh(y, c, ctx.alpha, w, ctx.nb)

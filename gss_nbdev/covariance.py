@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from fastcore.meta import delegates
 from .core import options, draw, SmoothFn, score_grads
+from .validation import reads_values
 
 # %% auto #0
 __all__ = ['smoothed_covariance']
@@ -16,11 +17,16 @@ __all__ = ['smoothed_covariance']
 class _SecondMomentFn(torch.autograd.Function):
     """M = mean_i f_i f_iᵀ; backward by the score-function estimators with v_i = f_iᵀ g f_i (no per-sample outer
     products)."""
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, x, scale_value, y, eps, score, inv_t, nb):
+    def forward(x, scale_value, y, eps, score, inv_t, nb): return y.mT @ y / y.shape[-2]     # (*batch, m, m)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, scale_value, y, eps, score, inv_t, nb = inputs
         ctx.nb, ctx.x_shape, ctx.matrix = nb, x.shape, inv_t is not None
         ctx.save_for_backward(scale_value, y, eps, score, inv_t)
-        return y.mT @ y / y.shape[-2]                       # (*batch, m, m)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -43,9 +49,10 @@ def smoothed_covariance(f, # the black box: (*batch, s, n) -> (*batch, s, m), on
                          f"{tuple(d.y.shape)}")
     s = d.y.shape[-2]
     if s < 2: raise ValueError("`n_samples` must be ≥ 2 for a covariance")
-    mean = SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0)
+    mean = SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, None, d.eps, d.score, d.scale.inv_t, d.nb, 1.0, d.dist)
     second = _SecondMomentFn.apply(d.x, d.scale.value, d.y, d.eps, d.score, d.scale.inv_t, d.nb)
-    if check_finite and not bool(torch.isfinite(second.detach()).all()):   # squares overflow long before f does
+    # squares overflow long before f does
+    if check_finite and reads_values() and not bool(torch.isfinite(second.detach()).all()):
         raise ValueError(f"the second moment of f overflowed {d.y.dtype} (largest |f| = {d.y.abs().max().item():.3g}); "
                          f"compute in a wider dtype (x.double()), or smooth with a lighter-tailed `dist` "
                          f"(with Cauchy noise f's covariance may not even exist: see Appendix B)")

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor
 from dataclasses import dataclass
-from .validation import set_validate_args
+from .validation import reads_values
 
 # %% auto #0
 __all__ = ['DISTRIBUTIONS', 'PAPER_DISTRIBUTIONS', 'uniform_open', 'Tail', 'SmoothingDistribution', 'Gaussian', 'Logistic',
@@ -54,6 +54,7 @@ class SmoothingDistribution:
     fisher_information: float = math.nan  # E[score(ε)²]: the variance of the score-function estimator of f ≡ 1
     tail: Tail = Tail('superexponential')        # decay of μ (Appendix B, see the finite-definedness chapter)
     kernel_tail: Tail = Tail('superexponential') # decay of μ·score
+    second_order: str = ''  # why ∇²μ/μ gives no Hessian estimator ('' where it does: μ twice differentiable)
 
     def _torch(self, like: Tensor):
         "The matching `torch.distributions` object on `like`'s device and dtype (None where torch has none)."
@@ -78,7 +79,7 @@ class SmoothingDistribution:
         skips the check; `fast=True` may resolve small tail probabilities only as finely as u's dtype resolves 1 − u
         (what the samplers use)."""
         u = _as_float(u, 'u')
-        check = set_validate_args.enabled if validate_args is None else validate_args
+        check = reads_values() if validate_args is None else validate_args
         if check and bool(((u < 0) | (u > 1) | u.isnan()).any()):                # one reduction and a host sync
             raise ValueError(f"`u` must lie in [0, 1], got values in [{u.min().item():.4g}, {u.max().item():.4g}]")
         return self._icdf_fast(u) if fast else self._icdf(u)
@@ -107,7 +108,15 @@ class SmoothingDistribution:
     def _cdf(self, eps): return self._torch(eps).cdf(eps)
     def _icdf(self, u): return self._torch(u).icdf(u)
     def _icdf_fast(self, u): return self._icdf(u)
+    def score_derivative(self, eps) -> Tensor:
+        """s'(ε), the derivative of the score, elementwise: with it ∇²μ/μ = s sᵀ − diag(s') for the second-order
+        estimators; a ValueError saying why where μ is not twice differentiable."""
+        if self.second_order:
+            raise ValueError(f"second derivatives need a twice-differentiable density, and {self.name!r} is not: "
+                             f"{self.second_order}. Smooth with 'gaussian', 'logistic', 'gumbel' or 'cauchy'.")
+        return self._score_derivative(_as_float(eps, 'eps'))
     def _score(self, eps): raise NotImplementedError
+    def _score_derivative(self, eps): raise NotImplementedError
 
     def __repr__(self): return f"{type(self).__name__}(name={self.name!r}, symmetric={self.symmetric})"
 
@@ -142,6 +151,7 @@ class Gaussian(SmoothingDistribution):
         if u.dtype != torch.float32: return self._icdf(u)
         return u.mul(2).sub_(1).erfinv_().mul_(math.sqrt(2))
     def _score(self, eps): return eps
+    def _score_derivative(self, eps): return torch.ones_like(eps)
     def _sample(self, shape, generator, device, dtype):   # torch's normal sampler: same law as inversion, ~2× faster
         return torch.randn(shape, generator=generator, device=device, dtype=dtype or torch.get_default_dtype())
 
@@ -155,6 +165,7 @@ class Logistic(SmoothingDistribution):
     def _cdf(self, eps): return torch.sigmoid(eps)
     def _icdf(self, u): return torch.logit(u)
     def _score(self, eps): return torch.tanh(eps / 2)
+    def _score_derivative(self, eps): return (1 - torch.tanh(eps / 2) ** 2) / 2
 
 # %% ../nbs/00_distributions.ipynb #4b10d6de
 class Gumbel(SmoothingDistribution):
@@ -167,6 +178,7 @@ class Gumbel(SmoothingDistribution):
     def _cdf(self, eps): return torch.exp(-torch.exp(-eps))
     def _icdf(self, u): return -torch.log(-torch.log(u))
     def _score(self, eps): return -torch.expm1(-eps)
+    def _score_derivative(self, eps): return torch.exp(-eps)
 
 # %% ../nbs/00_distributions.ipynb #0a1bd8eb
 class Cauchy(SmoothingDistribution):
@@ -177,6 +189,9 @@ class Cauchy(SmoothingDistribution):
     def _torch(self, like):
         return torch.distributions.Cauchy(like.new_zeros(()), like.new_ones(()), validate_args=False)
     def _score(self, eps): return 2 / (eps + 1 / eps)          # = 2ε/(1+ε²), with no ε² to overflow in float16
+    def _score_derivative(self, eps):
+        u = 1 / (1 + eps * eps)                                  # 2(1−ε²)/(1+ε²)² = 2u(2u−1); u → 0 where ε² overflows
+        return 2 * u * (2 * u - 1)
 
 # %% ../nbs/00_distributions.ipynb #107f2aef
 class Laplace(SmoothingDistribution):
@@ -189,6 +204,8 @@ class Laplace(SmoothingDistribution):
     # torch's loses the tails
     def _icdf(self, u): return torch.where(u < 0.5, torch.log(2 * u), -torch.log(2 * (1 - u)))
     def _score(self, eps): return torch.sign(eps)
+    second_order = ("its density has a kink at ε = 0, so ∇²μ holds a Dirac mass there that no sample hits and "
+                    "E[f·∇²μ/μ] misses part of the Hessian")
 
 # %% ../nbs/00_distributions.ipynb #ee60027e
 def _inside(eps, lo=-1., hi=1.): return (eps > lo) & (eps < hi)
@@ -209,6 +226,8 @@ class Triangular(SmoothingDistribution):
     def _score(self, eps):
         ins = _inside(eps)
         return torch.where(ins, torch.sign(eps) / torch.where(ins, 1 - eps.abs(), 1.), 0.)
+    second_order = ("its density has kinks at ε = 0 and ±1, so ∇²μ holds Dirac masses there that no sample hits and "
+                    "E[f·∇²μ/μ] misses part of the Hessian")
 
 # %% ../nbs/00_distributions.ipynb #0d7fdc44
 class Semicircle(SmoothingDistribution):
@@ -234,6 +253,8 @@ class Semicircle(SmoothingDistribution):
     def _score(self, eps):
         ins = _inside(eps)
         return torch.where(ins, eps / torch.where(ins, 1 - eps * eps, 1.), 0.)
+    second_order = ("μ''/μ = −1/(1−ε²)² is not integrable against μ at the edges ±1, so E[f·∇²μ/μ] has no finite "
+                    "mean")
 
 # %% ../nbs/00_distributions.ipynb #41295ecf
 DISTRIBUTIONS = {c.name: c for c in (Gaussian, Logistic, Gumbel, Cauchy, Laplace, Triangular, Semicircle)}

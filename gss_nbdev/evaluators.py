@@ -241,7 +241,8 @@ def dask_client(address: str | None = None, # a running scheduler, e.g. 'tcp://h
     # one task per worker at a time: a worker that dies takes only its own task with it; and no MALLOC_TRIM_THRESHOLD_
     environ = {k: v for k, v in dask.config.get('distributed.nanny.pre-spawn-environ', {}).items()
                if k != 'MALLOC_TRIM_THRESHOLD_'}
-    with dask.config.set({'distributed.scheduler.worker-saturation': 1.0, 'distributed.nanny.pre-spawn-environ': environ}):
+    with dask.config.set({'distributed.scheduler.worker-saturation': 1.0,
+                          'distributed.nanny.pre-spawn-environ': environ}):
         cluster = LocalCluster(**{**opts, **cluster_kwargs})
     return Client(cluster), cluster
 

@@ -108,4 +108,5 @@ def smooth_median(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
     value, omega = _effective_values(y if c is None else y - c, k, nb)
     if c is not None: value = value + c.squeeze(nb)
     return SmoothFn.apply(x, s.scale.value, value, omega * s.n_samples, None, s.eps, s.d.score(s.eps), s.scale.inv_t,
-                          nb, 1.0)
+                          nb, 1.0, "the k-sample median's weights ω are not f's values, and its Hessian needs more "
+                          "than ∇²μ/μ per sample (cross terms between the k samples)")

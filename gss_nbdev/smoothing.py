@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from fastcore.meta import delegates
 from .validation import check_choice
-from .core import ESTIMATORS, HALF, options, setup, draw, covariate_offset, SmoothFn
+from .core import ESTIMATORS, HALF, options, setup, draw, covariate_offset, SmoothFn, explicit_only
 
 # %% auto #0
 __all__ = ['smooth', 'smoothed_jacobian']
@@ -26,7 +26,7 @@ def smooth(f, # the black box: (*batch, s, n) -> (*batch, s, *out), called once 
     if check_choice(estimator, 'estimator', ESTIMATORS) != 'score':   # see the probability-flow chapter
         return _pathwise(f, x, estimator, mix, **kwargs)
     d = draw(f, x, **kwargs)
-    return SmoothFn.apply(d.x, d.scale.value, d.value(), d.y, d.c, d.eps, d.score, d.scale.inv_t, d.nb, d.alpha)
+    return d.smoothed()
 
 # %% ../nbs/02_smoothing.ipynb #e3dacf71
 def _pathwise(f, x, estimator: str, mix, **kwargs) -> Tensor:
@@ -61,7 +61,7 @@ def _pathwise(f, x, estimator: str, mix, **kwargs) -> Tensor:
     # the LR part: the score-function estimator on the same values
     yd = y.detach()
     c, alpha = covariate_offset(s, f, yd, check_finite)
-    lr = SmoothFn.apply(s.x, sc.value, yd.mean(nb), yd, c, s.eps, s.d.score(s.eps), sc.inv_t, nb, alpha)
+    lr = SmoothFn.apply(s.x, sc.value, yd.mean(nb), yd, c, s.eps, s.d.score(s.eps), sc.inv_t, nb, alpha, s.d)
     return mix * rp + (1 - mix) * lr
 
 # %% ../nbs/02_smoothing.ipynb #74ce1fc5
@@ -73,6 +73,7 @@ def smoothed_jacobian(f, # the black box: (*batch, s, n) -> (*batch, s, *out)
                       **kwargs):
     """Explicit Jacobian estimate E[(f(x+Lε) − c) (L^{-T} score(ε))^T], shape `(*batch, *out, n)` (Corollary 2, Lemma 3,
     Theorem 7)."""
+    explicit_only('smoothed_jacobian', x)
     d = draw(f, x, **kwargs)
     nb, s = d.nb, d.eps.shape[-2]
     acc = torch.float32 if d.y.dtype in HALF else d.y.dtype       # half precision: the sums in float32 (overflow)

@@ -19,7 +19,8 @@ from .core import COVARIATES, check_covariate
 
 # %% ../nbs/01b_spec.ipynb #6dcd8533
 SAMPLER_NAMES = (*SAMPLERS, *(f'{s}-antithetic' for s in SAMPLERS))
-"Sampler names of the experiment grids: `SAMPLERS`, each also with antithetic pairs ('mc-antithetic' is the paper's 'MC (antith.)')."
+"""Sampler names of the experiment grids: `SAMPLERS`, each also with antithetic pairs ('mc-antithetic' is the paper's
+'MC (antith.)')."""
 SMOOTHINGS = ('algorithm', 'loss')
 "What is smoothed (Sec. 2.3): the algorithm f (the loss then sees E[f]) or the loss ℓ(f(·)) as a whole."
 PAPER_SAMPLERS = ('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin', 'rqmc-cartesian')
@@ -28,14 +29,16 @@ PAPER_SAMPLERS = ('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin', 'rqmc-cartes
 # %% ../nbs/01b_spec.ipynb #99d33025
 def parse_sampler(name: str, # one of `SAMPLER_NAMES`
                  ) -> tuple:
-    "`(sampler, antithetic)` of a grid's sampler name: 'mc-antithetic' → ('mc', True), 'rqmc-latin' → ('rqmc-latin', False)."
+    """`(sampler, antithetic)` of a grid's sampler name: 'mc-antithetic' → ('mc', True), 'rqmc-latin' → ('rqmc-latin',
+    False)."""
     name = check_choice(name, 'sampler', SAMPLER_NAMES)
     return (name.removesuffix('-antithetic'), True) if name.endswith('-antithetic') else (name, False)
 
 # %% ../nbs/01b_spec.ipynb #b9f8cc9c
 @dataclass(frozen=True)
 class SmoothingSpec:
-    "How GSS smooths: one configuration of an experiment's grid, checked when made; `spec.options` are `smooth`'s keywords."
+    """How GSS smooths: one configuration of an experiment's grid, checked when made; `spec.options` are `smooth`'s
+    keywords."""
     distribution: str = 'gaussian' # a name of `DISTRIBUTIONS` (aliases such as 'normal' are canonicalised)
     gamma: float = 1.0 # the noise scale γ > 0 (experiments with a noise schedule multiply it)
     n_samples: int = 1024 # s, perturbed copies of each input per step
@@ -50,7 +53,8 @@ class SmoothingSpec:
         set_('distribution', d.name)
         set_('sampler', check_choice(self.sampler, 'sampler', SAMPLERS))
         if not isinstance(self.covariate, str):
-            raise TypeError(f"`covariate` of a spec is a name, one of {list(COVARIATES)}; got {type(self.covariate).__name__}")
+            raise TypeError(f"`covariate` of a spec is a name, one of {list(COVARIATES)}; got "
+                            f"{type(self.covariate).__name__}")
         set_('covariate', check_covariate(self.covariate))
         set_('smoothing', check_choice(self.smoothing, 'smoothing', SMOOTHINGS))
         set_('n_samples', check_count(self.n_samples, 'n_samples', 2 if self.covariate == 'loo' else 1))
@@ -68,7 +72,8 @@ class SmoothingSpec:
 # %% ../nbs/01b_spec.ipynb #45755c77
 @patch(as_prop=True)
 def options(self: SmoothingSpec) -> dict:
-    "The keywords of `smooth`, `smoothed_jacobian` and `Smoothed`: dist, scale, n_samples, sampler, covariate, antithetic."
+    """The keywords of `smooth`, `smoothed_jacobian` and `Smoothed`: dist, scale, n_samples, sampler, covariate,
+    antithetic."""
     return dict(dist=self.distribution, scale=self.gamma, n_samples=self.n_samples, sampler=self.sampler,
                 covariate=self.covariate, antithetic=self.antithetic)
 
@@ -129,7 +134,8 @@ GRID_AXES = ('smoothings', 'distributions', 'samplers', 'covariates', 'n_samples
 
 @dataclass
 class SmoothingGrid:
-    "The GSS configurations of an experiment's config, as axes: the full product of the `cross` axes, the others one at a time."
+    """The GSS configurations of an experiment's config, as axes: the full product of the `cross` axes, the others one
+    at a time."""
     smoothings: Some(OneOf(*SMOOTHINGS)) = ('algorithm',) # what is smoothed: 'algorithm' and/or 'loss'
     distributions: Some(OneOf(*DISTRIBUTIONS)) = ('gaussian',) # smoothing distributions (Table 1)
     samplers: Some(OneOf(*SAMPLER_NAMES)) = ('rqmc-latin',) # samplers; 'NAME-antithetic' adds antithetic pairs
@@ -180,6 +186,7 @@ def expand(grid: SmoothingGrid, # a config holding the grid's fields
             skipped.append((text, str(e))); continue
         try: specs.append(spec.check_dim(dim) if dim is not None else spec)
         except ValueError as e:
-            if text in grid.extra: raise ValueError(f"config key 'extra': {text!r}: {e}") from None   # asked for by name
+            # asked for by name
+            if text in grid.extra: raise ValueError(f"config key 'extra': {text!r}: {e}") from None
             skipped.append((text, str(e)))
     return Expansion(list(dict.fromkeys(specs)), skipped)

@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['Count', 'Natural', 'Positive', 'NonNegative', 'set_validate_args', 'check_finite', 'check_count', 'check_choice',
-           'check_points', 'check_device', 'check_dtype', 'Domain', 'OneOf', 'Some', 'parse_value', 'describe_type']
+__all__ = ['Count', 'Natural', 'Positive', 'NonNegative', 'set_validate_args', 'active_transforms', 'reads_values',
+           'check_finite', 'check_count', 'check_choice', 'check_points', 'check_device', 'check_dtype', 'Domain',
+           'OneOf', 'Some', 'parse_value', 'describe_type']
 
 # %% ../nbs/00a_validation.ipynb #6cd24f11
 class set_validate_args:
@@ -30,12 +31,30 @@ class set_validate_args:
     def __enter__(self): return self
     def __exit__(self, *exc): set_validate_args.enabled = self.prev
 
+# %% ../nbs/00a_validation.ipynb #dc719b24
+def active_transforms() -> tuple:
+    """The `torch.func` transforms running now, outermost first, as names ('Vmap', 'Grad', 'Jvp', ...); empty outside
+    them and while torch.compile traces (dynamo cannot trace the interpreter stack)."""
+    if torch.compiler.is_compiling(): return ()
+    try: from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+    except ImportError: return ()                                    # a torch without functorch's interpreter stack
+    return tuple(i.key().name for i in retrieve_all_functorch_interpreters())
+
+# %% ../nbs/00a_validation.ipynb #652a273d
+def _in_vmap() -> bool: return 'Vmap' in active_transforms()
+
+# %% ../nbs/00a_validation.ipynb #86313a21
+def reads_values() -> bool:
+    """Whether argument checks may read tensor values: `set_validate_args` is on and no `torch.func.vmap` is running (a
+    batched tensor has no single truth value to test)."""
+    return set_validate_args.enabled and not _in_vmap()
+
 # %% ../nbs/00a_validation.ipynb #6d09f0a7
 def check_finite(t: Tensor, # the tensor to check
                  name: str, # its argument name, for the message
                 ) -> None:
     "A ValueError that counts and locates NaN/±inf entries of `t` (one reduction; a closer look only on failure)."
-    if not set_validate_args.enabled or bool(torch.isfinite(t).all()): return
+    if not reads_values() or bool(torch.isfinite(t).all()): return
     bad = ~torch.isfinite(t)
     raise ValueError(f"`{name}` must be finite, got {int(t.isnan().sum())} NaN and {int(t.isinf().sum())} ±inf among "
                      f"{t.numel()} entries (the first at index {tuple(bad.nonzero()[0].tolist())}); smoothing at a "
@@ -191,7 +210,8 @@ def parse_value(value, # a python value, or the text that `--set KEY=VALUE` gave
             [v for v in str(value).strip().strip('[]()').split(',') if v.strip()]
         fixed = bool(args) and args[-1] is not Ellipsis
         if fixed and len(items) != len(args):
-            raise ValueError(f"config key {name!r} takes {len(args)} comma-separated values, got {len(items)}: {value!r}")
+            raise ValueError(f"config key {name!r} takes {len(args)} comma-separated values, got {len(items)}: "
+                             f"{value!r}")
         kinds = args if fixed else [args[0] if args else str] * len(items)
         return tuple(parse_value(v.strip() if isinstance(v, str) else v, k, name) for v, k in zip(items, kinds))
     if isinstance(value, str) and typ is not str:
@@ -211,11 +231,14 @@ def describe_type(typ) -> str:
         ds = [d.describe() for d in meta if isinstance(d, Domain) and not d.nonempty]
         base = describe_type(inner)
         if any(isinstance(d, Domain) and d.choices for d in meta): return ds[0]
-        return f"{base} {' '.join(ds)}".strip() + (' (at least one)' if any(getattr(d, 'nonempty', False) for d in meta) else '')
+        return f"{base} {' '.join(ds)}".strip() + (' (at least one)' if any(getattr(d, 'nonempty', False)
+                                                                            for d in meta) else '')
     args = typing.get_args(typ)
     if typing.get_origin(typ) in (typing.Union, types.UnionType) and type(None) in args:
         return describe_type(next(a for a in args if a is not type(None))) + ' or none'
     if (typing.get_origin(typ) is tuple or typ is tuple) and args and args[-1] is not Ellipsis:
         return f"{len(args)} values, " + ', '.join(describe_type(a) for a in args)
-    if typing.get_origin(typ) is tuple or typ is tuple: return 'list of ' + (describe_type(args[0]) if args else 'strings')
-    return {int: 'integer', float: 'number', str: 'string', bool: 'true/false'}.get(typ, getattr(typ, '__name__', str(typ)))
+    if typing.get_origin(typ) is tuple or typ is tuple: return 'list of ' + (describe_type(args[0]) if args
+                                                                             else 'strings')
+    return {int: 'integer', float: 'number', str: 'string', bool: 'true/false'}.get(typ, getattr(typ, '__name__',
+                                                                                                 str(typ)))

@@ -90,3 +90,28 @@ def test_killed_run_resumes_with_nothing_lost(tmp_path):
     assert after.startswith(before) and len(after.splitlines()) > len(before.splitlines())   # kept, then completed
     from gss_nbdev.experiments.harness import clear_run
     assert 'variance_sorting.csv' in clear_run(out) and not any(out.iterdir())   # a killed run is still recognised as ours
+
+
+def _without(module, *args):
+    "`gss ARGS…` in a Python where `module` cannot be imported (as on an install without its extra)."
+    code = (f"import sys; sys.modules[{module!r}] = None; from gss_nbdev.cli import main; "
+            f"sys.argv = ['gss', *{list(args)!r}]; sys.exit(main())")
+    return subprocess.run([__import__('sys').executable, '-c', code], capture_output=True, text=True, timeout=300)
+
+
+def test_a_missing_extra_is_named_before_any_task_runs(tmp_path):
+    import time
+    for module, name, extra in (('diffsort', 'sorting', 'sorting'), ('abtem', 'cryoet', 'cryoet')):
+        out = tmp_path / name
+        t0 = time.monotonic()
+        r = _without(module, 'reproduce', name, '--out', str(out), '--no-progress')
+        took = time.monotonic() - t0
+        assert r.returncode == 2 and f"pip install 'gss_nbdev[{extra}]'" in r.stderr, r.stderr[-1500:]
+        assert 'Traceback' not in r.stderr and r.stderr.count('\n') <= 2, r.stderr
+        assert not (out / 'summary.csv').exists(), 'a task ran before the missing package was named'
+        t0 = time.monotonic()
+        r = _without(module, 'reproduce', name, '--dry-run', '--out', str(tmp_path / 'dry'))
+        assert r.returncode == 2 and f"gss_nbdev[{extra}]" in r.stderr, r.stderr[-1500:]   # the dry run says it too
+        assert took < time.monotonic() - t0 + 10, took                    # as fast as a dry run: nothing was started
+    r = _without('distributed', 'reproduce', 'flow', '--workers', '2', '--out', str(tmp_path / 'flow'))
+    assert r.returncode == 2 and "gss_nbdev[dask]" in r.stderr and 'Traceback' not in r.stderr, r.stderr[-1500:]

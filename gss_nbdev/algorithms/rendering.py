@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..validation import set_validate_args
+from ..validation import reads_values
 
 # %% auto #0
 __all__ = ['camera_frame', 'RasterMesh', 'prepare_mesh', 'silhouette', 'silhouette_reference', 'soft_silhouette']
@@ -45,7 +45,7 @@ def _check_mesh(vertices, faces) -> None:
     if faces.numel() and bool((faces < 0).any() | (faces >= len(vertices)).any()):
         raise ValueError(f"`faces` must index the {len(vertices)} vertices (0 ≤ index < {len(vertices)}), got "
                          f"indices in [{int(faces.min())}, {int(faces.max())}]")
-    if set_validate_args.enabled and not bool(torch.isfinite(vertices).all()):
+    if reads_values() and not bool(torch.isfinite(vertices).all()):
         raise ValueError(f"`vertices` must be finite, got {int(vertices.isnan().sum())} NaN and "
                          f"{int(vertices.isinf().sum())} ±inf coordinates")
 
@@ -58,7 +58,7 @@ def _check_camera(camera, size, like: Tensor) -> Tensor:
         raise ValueError("`camera` must be a tensor of shape (..., 4) = (distance, elevation°, azimuth°, view "
                          f"angle°), got {tuple(camera.shape) if isinstance(camera, Tensor) else type(camera).__name__}")
     camera = camera.to(device=like.device, dtype=like.dtype)
-    if set_validate_args.enabled:
+    if reads_values():
         if not bool(torch.isfinite(camera).all()):
             raise ValueError(f"`camera` must be finite, got {int(camera.isnan().sum())} NaN and "
                              f"{int(camera.isinf().sum())} ±inf entries")
@@ -80,11 +80,12 @@ def _check_rotation(rotation, like: Tensor):
         raise ValueError(f"`rotation` must be None or a tensor of shape (..., 3, 3), got "
                          f"{tuple(rotation.shape) if isinstance(rotation, Tensor) else type(rotation).__name__}")
     rotation = rotation.to(device=like.device, dtype=like.dtype)
-    if set_validate_args.enabled:
+    if reads_values():
         r = rotation.detach().double()
         err = (r @ r.mT - torch.eye(3, dtype=torch.float64, device=r.device)).abs().amax()
         if not bool(torch.isfinite(err) & (err < 1e-3)):
-            raise ValueError(f"`rotation` must hold finite rotation matrices (R Rᵀ = I), got one off by {err.item():.3g}; "
+            raise ValueError("`rotation` must hold finite rotation matrices (R Rᵀ = I), got one off by "
+                             f"{err.item():.3g}; "
                              "a NaN or all-zero matrix would render an empty image")
     return rotation
 

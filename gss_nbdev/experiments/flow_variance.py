@@ -13,6 +13,7 @@ from ..flow import flow_gradient, l_gradient
 from ..validation import Count, Positive, Some, Domain
 from typing import Annotated
 from .harness import Experiment, ExperimentConfig, Task, register, read_rows
+from .report import save_figure
 
 # %% auto #0
 __all__ = ['PRESETS', 'LOC', 'ESTIMATOR_KW', 'COLUMNS', 'FLOW', 'FlowConfig', 'FlowRow', 'logistic_map', 'test_function',
@@ -136,7 +137,7 @@ def figure(rows, path):
         if pts: axes[-1].plot(*zip(*pts), 'o-', ms=3, lw=1, label=e)
     axes[-1].set(yscale='log', xlabel='depth T of the logistic map', title=f'chaos, σ = {s0:g}')
     axes[-1].grid(alpha=0.3); axes[-1].legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 # %% ../../nbs/22_flow_variance.ipynb #50150dfb

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import platform
+import sys
 import time
 import typing
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from ..spec import SmoothingSpec
 # %% auto #0
 __all__ = ['NA', 'SPEC_COLUMNS', 'EXPERIMENTS', 'SCALES', 'RUN_MANIFEST', 'CLAIMS', 'ExperimentConfig', 'configure', 'Method',
            'MethodColumns', 'Task', 'Experiment', 'experiments', 'register', 'cached', 'read_rows', 'clear_run',
-           'Context', 'Plan', 'plan', 'provenance', 'reproduce']
+           'Context', 'Plan', 'duration', 'plan', 'provenance', 'reproduce']
 
 # %% ../../nbs/20_harness.ipynb #fbf336ef
 class ExperimentConfig:
-    "Base of an experiment's config dataclass: typed fields with domains, defaults and docs; `cfg['key']` reads a field."
+    """Base of an experiment's config dataclass: typed fields with domains, defaults and docs; `cfg['key']` reads a
+    field."""
     def __getitem__(self, key): return getattr(self, key)
 
     @classmethod
@@ -85,7 +87,8 @@ class Method:
     @property
     def tag(self) -> str:
         "A file-name-safe name: the method, its spec's tag, its knob."
-        return '-'.join([self.name] + ([self.spec.tag] if self.spec else []) + ([f'p{self.param:g}'] if self.param else []))
+        return '-'.join([self.name] + ([self.spec.tag] if self.spec else []) +
+                        ([f'p{self.param:g}'] if self.param else []))
 
 # %% ../../nbs/20_harness.ipynb #9f222bc7
 @dataclass
@@ -288,14 +291,16 @@ def _protected(out: Path) -> str | None:
 
 # %% ../../nbs/20_harness.ipynb #4c1b21b9
 def _deletable(out: Path, names: set) -> list:
-    "The files of `names` that exist, each checked: a regular file, not a link, not reached through a link, inside `out`."
+    """The files of `names` that exist, each checked: a regular file, not a link, not reached through a link, inside
+    `out`."""
     root, ok = out.resolve(), []
     for n in sorted(names):
         p, parts = out / n, Path(n).parts
-        links = [Path(*parts[:i]).as_posix() for i in range(1, len(parts) + 1) if (out.joinpath(*parts[:i])).is_symlink()]
+        links = [Path(*parts[:i]).as_posix() for i in range(1, len(parts) + 1)
+                 if (out.joinpath(*parts[:i])).is_symlink()]
         if links:
-            raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: the manifest lists {n!r}, reached through the "
-                             f"symbolic link {links[0]!r}, which no run makes; nothing was deleted")
+            raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: the manifest lists {n!r}, reached through "
+                             f"the symbolic link {links[0]!r}, which no run makes; nothing was deleted")
         if not p.exists(): continue
         if not p.is_file() or root not in p.resolve().parents:
             raise ValueError(f"refusing to clear `out` (--out) {str(out)!r}: {n!r} is not a regular file inside it; "
@@ -372,14 +377,14 @@ class Plan:
         "What a dry run prints."
         n, t = len(self.tasks), self.seconds
         lines = [f"{self.experiment.name} --scale {self.scale}: {n} task(s), {len(self.todo)} to run"
-                 + ('' if t is None else f"; estimated {_duration(t)} on 2 CPU cores")]
+                 + ('' if t is None else f"; estimated {duration(t)} on 2 CPU cores")]
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} grid combination(s) that the estimators refuse, e.g. "
                          f"{self.skipped[0][0]}: {self.skipped[0][1]}")
         return '\n'.join(lines)
 
 # %% ../../nbs/20_harness.ipynb #c6c2c8b6
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     "A duration as people say it: '40 s', '12 min', '3.4 h', '5.2 days'."
     if seconds < 90: return f'{seconds:.0f} s'
     if seconds < 5400: return f'{seconds / 60:.0f} min'
@@ -566,7 +571,8 @@ def reproduce(name: str, # the experiment: one of `experiments()`
     finally:
         _merge_claims(out)
         left = len(_todo(p.experiment, p.tasks, out))
-        if session: _end_record(out, session, len(p.todo) - left, finished=left == 0)   # before the report, which shows it
+        # before the report, which shows it
+        if session: _end_record(out, session, len(p.todo) - left, finished=left == 0)
         _record(out, _files(out) - before - {'config.json'})
     try: p.experiment.report(out)
     finally: _record(out, _files(out) - before - {'config.json'})     # figures and tables the report made
@@ -606,22 +612,33 @@ def _run_remote(run_task, task: Task, cfg, ctx: Context) -> list:
     if ctx.device.type == 'cuda' and ctx.device.index is None and torch.cuda.device_count() > 1:
         from distributed import get_worker
         name = get_worker().name
-        if isinstance(name, int): ctx = dataclasses.replace(ctx, device=torch.device('cuda', name % torch.cuda.device_count()))
+        if isinstance(name, int):
+            ctx = dataclasses.replace(ctx, device=torch.device('cuda', name % torch.cuda.device_count()))
     return run_task(task, cfg, ctx)
 
 # %% ../../nbs/20_harness.ipynb #9b7f3fd6
 def _run_fanned(p: Plan, ctx: Context, workers, scheduler, connect_timeout_s: float, progress: bool) -> int:
     "The plan's tasks on Dask workers; this process appends each task's rows as it finishes. Tasks done."
+    if workers is not None and scheduler is not None: raise ValueError("give --workers or --scheduler, not both")
+    if importlib.util.find_spec('distributed') is None:
+        raise ImportError("--workers and --scheduler run the tasks on Dask, which needs the Python package "
+                          "'distributed'; install it with: pip install 'gss_nbdev[dask]'")
     from gss_nbdev.evaluators import dask_client
     from distributed import as_completed
-    if workers is not None and scheduler is not None: raise ValueError("give --workers or --scheduler, not both")
+    t0 = time.perf_counter()
+    if progress: print(f"starting {workers} local Dask workers …" if scheduler is None else
+                       f"connecting to the Dask scheduler at {scheduler} …", file=sys.stderr, flush=True)
     client, cluster = dask_client(scheduler, workers, connect_timeout_s)
+    if progress: print(f"  {len(client.scheduler_info()['workers'])} worker(s) ready in "
+                       f"{time.perf_counter() - t0:.1f} s (dashboard: {client.dashboard_link})", file=sys.stderr,
+                       flush=True)
     exp, done, futs = p.experiment, 0, {}
     try:
         _check_shared(client, ctx.out)
         threads = max(1, (os.cpu_count() or 1) // workers) if workers else None
         futs = {client.submit(_run_remote, exp.run_task, t, p.config, dataclasses.replace(
-                    ctx, fanned_out=True, progress=False, task_id=t.id, threads=threads), pure=False): t for t in p.todo}
+                    ctx, fanned_out=True, progress=False, task_id=t.id, threads=threads), pure=False): t
+                for t in p.todo}
         bar = _progress(as_completed(list(futs)), f'{exp.name} ({p.scale}) on Dask', progress)
         if hasattr(bar, 'total'): bar.total = len(futs)
         for fut in bar:

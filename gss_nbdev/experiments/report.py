@@ -15,8 +15,9 @@ from typing import Callable
 from .harness import read_rows
 
 # %% auto #0
-__all__ = ['VERDICTS', 'Stats', 'stats', 'wilson', 'pm', 'select_on_val', 'Table', 'read_log', 'plot_curves', 'preamble', 'Claim',
-           'compare', 'claims_table', 'summary_rows', 'pyplot', 'logs_by_config', 'write_summary']
+__all__ = ['VERDICTS', 'FIGURE_DEFECTS', 'Stats', 'stats', 'wilson', 'pm', 'select_on_val', 'Table', 'read_log', 'plot_curves',
+           'preamble', 'Claim', 'compare', 'claims_table', 'summary_rows', 'pyplot', 'logs_by_config', 'write_summary',
+           'label_defects', 'save_figure']
 
 # %% ../../nbs/20b_report.ipynb #4a81c06b
 @dataclass
@@ -30,7 +31,8 @@ class Stats:
 
 def stats(xs, # the values, one per seed (or problem, or repeat)
          ) -> Stats:
-    "Mean, SE = std/√n, sample std (n − 1), interquartile mean (the middle half, as `scipy.stats.trim_mean(x, 0.25)`), n."
+    """Mean, SE = std/√n, sample std (n − 1), interquartile mean (the middle half, as `scipy.stats.trim_mean(x, 0.25)`),
+    n."""
     xs = [float(x) for x in xs]
     if not xs: raise ValueError("`xs` is empty: no values to summarise")
     n, m = len(xs), fmean(xs)
@@ -156,7 +158,8 @@ def preamble(out, # a run folder (its config.json is read)
     if preset is not None:
         changed = {k: v for k, v in c['config'].items()
                    if json.loads(json.dumps(getattr(preset, k, None), default=str)) != v}
-        if changed: lines.append('Changed from the preset: ' + ', '.join(f'`{k}={v}`' for k, v in changed.items()) + '.')
+        if changed: lines.append('Changed from the preset: ' + ', '.join(f'`{k}={v}`' for k, v in changed.items())
+                                 + '.')
     return '\n'.join(lines) + '\n'
 
 # %% ../../nbs/20b_report.ipynb #c1ea0798
@@ -173,7 +176,8 @@ class Claim:
     why: str = '' # the reason for the verdict, and for 'not testable' the budget it would need
 
     def __post_init__(self):
-        if self.verdict not in VERDICTS: raise ValueError(f"`verdict` must be one of {list(VERDICTS)}, got {self.verdict!r}")
+        if self.verdict not in VERDICTS: raise ValueError(f"`verdict` must be one of {list(VERDICTS)}, got "
+                                                          f"{self.verdict!r}")
 
 def compare(a: Stats, # the side the claim says is better (larger)
             b: Stats, # the other side
@@ -186,9 +190,11 @@ def compare(a: Stats, # the side the claim says is better (larger)
 def claims_table(claims: list, # Claim rows
                  caption: str, # what the table is
                 ) -> Table:
-    "The claims as a table: claim, paper, ours, verdict (with its reason)."
-    return Table(claims, [('claim', lambda c: c.claim), ('paper', lambda c: c.paper), ('ours', lambda c: c.ours),
-                          ('verdict', lambda c: c.verdict + (f' — {c.why}' if c.why else ''))], caption)
+    "The claims as a table, rows numbered for the prose to cite: #, claim, paper, ours, verdict (with its reason)."
+    rows = [dict(n=i + 1, c=c) for i, c in enumerate(claims)]
+    return Table(rows, [('#', 'n'), ('claim', lambda r: r['c'].claim), ('paper', lambda r: r['c'].paper),
+                        ('ours', lambda r: r['c'].ours),
+                        ('verdict', lambda r: r['c'].verdict + (f" — {r['c'].why}" if r['c'].why else ''))], caption)
 
 # %% ../../nbs/20b_report.ipynb #a8f444da
 def summary_rows(out, # a run folder
@@ -220,3 +226,64 @@ def write_summary(out, # a run folder
     path = Path(out) / 'summary.md'
     path.write_text(f'# {title}\n\n' + preamble(out, presets.get(scale)) + '\n' + '\n\n'.join(sections) + '\n')
     return path
+
+# %% ../../nbs/20b_report.ipynb #b01d770e
+def _texts(fig) -> list:
+    """Every text a figure draws, once: titles, axis labels, the tick labels of the ticks in view (matplotlib keeps
+    label objects for ticks outside the limits, never drawn), legends, annotations, colorbars."""
+    ticks, drawn = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.update({id(tick.label1), id(tick.label2)})
+            if not (ax.axison and axis.get_visible()): continue          # `ax.set_axis_off()` draws no ticks
+            for tick in axis._update_ticks():                           # the ticks within the view limits
+                drawn += [lab for lab in (tick.label1, tick.label2) if lab.get_visible() and tick.get_visible()]
+    seen, out = set(), []
+    from matplotlib.text import Text                                     # not offsetbox.TextArea: it wraps a Text
+    for t in drawn + fig.findobj(Text):
+        if id(t) in seen or (id(t) in ticks and t not in drawn): continue
+        seen.add(id(t))
+        if t.get_visible() and str(t.get_text()).strip() and (t.axes is None or t.axes.get_visible()): out.append(t)
+    return out
+
+# %% ../../nbs/20b_report.ipynb #de0fd9f3
+def label_defects(fig, # a matplotlib figure
+                  tol: float = 1.0, # pixels of overlap (or of overhang at the edge) that are allowed
+                 ) -> list:
+    "Texts cut by the figure's edge and pairs of overlapping texts, as sentences (empty when every label fits)."
+    if not hasattr(fig.canvas, 'get_renderer'):          # a figure shown and closed by a notebook: draw it on Agg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [(t, t.get_window_extent(r)) for t in _texts(fig)]
+    W, H = fig.bbox.width, fig.bbox.height
+    out = [f"{t.get_text()!r} is cut by the figure's edge" for t, b in boxes
+           if b.x0 < -tol or b.y0 < -tol or b.x1 > W + tol or b.y1 > H + tol]
+    for i, (t, b) in enumerate(boxes):
+        for u, c in boxes[i + 1:]:
+            w, h = min(b.x1, c.x1) - max(b.x0, c.x0), min(b.y1, c.y1) - max(b.y0, c.y0)
+            if w > tol and h > tol: out.append(f"{t.get_text()!r} overlaps {u.get_text()!r}")
+    return out
+
+# %% ../../nbs/20b_report.ipynb #ec8ff103
+FIGURE_DEFECTS: dict = {}
+"The defects `save_figure` found, by path (the tests regenerate the reports and require this to stay empty)."
+
+def save_figure(fig, # a matplotlib figure
+                path, # where to write it
+                dpi: int = 120, # resolution
+                tight: bool = True, # run tight_layout first (False where the figure is laid out already)
+               ) -> Path:
+    "Lay out, save and close a figure; warn about and record labels that are cut or overlap."
+    import warnings
+    plt = pyplot()
+    if tight: fig.tight_layout()
+    defects = label_defects(fig)
+    if defects:
+        FIGURE_DEFECTS[str(path)] = defects
+        warnings.warn(f"{Path(path).name}: {'; '.join(defects[:3])}" + (' …' if len(defects) > 3 else ''))
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)

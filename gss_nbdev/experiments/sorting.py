@@ -20,7 +20,7 @@ from ..algorithms.sorting import sort_permutation, ranks, neuralsort, softsort, 
 from ..datasets.mnist import Digits, load_digits, sample_sets
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
-from .report import (summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
+from .report import (save_figure, summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
                                           select_on_val)
 from .trainer import Evaluation, Optim, train
 
@@ -148,7 +148,8 @@ PRESETS = {
     'paper': SortingConfig(
         methods=METHODS, distributions=PAPER_DISTRIBUTIONS, samplers=PAPER_SAMPLERS, covariates=('none', 'fx', 'loo'),
         n_samples=(256, 1024, 2048, 8192, 32768), gammas=(1.0, 1 / 3, 0.1), neuralsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0),
-        softsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0), dsn_steepness=(5.0, 10.0, 20.0, 40.0), ot_epsilon=(0.01, 0.03, 0.1, 0.3),
+        softsort_tau=(0.1, 0.3, 1.0, 3.0, 10.0), dsn_steepness=(5.0, 10.0, 20.0, 40.0), ot_epsilon=(0.01, 0.03, 0.1,
+                                                                                                    0.3),
         seeds=tuple(range(12)), steps=100_000, batch=100, eval_every=1000, val_sets=1000, test_sets=10_000,
         checkpoint_every_s=300.0)}
 
@@ -178,7 +179,8 @@ def _methods(cfg: SortingConfig) -> tuple:
 def _tasks(cfg: SortingConfig) -> tuple:
     "One task per method and seed, seed by seed (a run stopped early has every method at its first seeds)."
     methods, skipped = _methods(cfg)
-    return [Task({**m.key('temperature'), 'seed': s}, 'summary.csv', dict(m=m)) for s in cfg.seeds for m in methods], skipped
+    return [Task({**m.key('temperature'), 'seed': s}, 'summary.csv', dict(m=m)) for s in cfg.seeds
+            for m in methods], skipped
 
 # %% ../../nbs/23_sorting.ipynb #020bc793
 def _digits_on(data_dir, device) -> dict:
@@ -188,7 +190,8 @@ def _digits_on(data_dir, device) -> dict:
 def _check_data(cfg: SortingConfig, data_dir) -> None:
     "Load the digits (once) and refuse a split with fewer digits than an item needs."
     for split, d in _digits_on(data_dir, 'cpu').items():
-        if len(d) < 1: raise ValueError(f"the {split} split of the digits{f' in {data_dir}' if data_dir else ''} is empty")
+        if len(d) < 1: raise ValueError(f"the {split} split of the digits{f' in {data_dir}' if data_dir else ''} is "
+                                        "empty")
 
 def _needs(cfg: SortingConfig) -> list:
     "diffsort, for the sorting networks."
@@ -239,7 +242,8 @@ PAPER_GSS = {('vanilla', 256): (82.3, 82.8, 79.2, 68.1, 82.6, 81.3),
              ('best (cv)', 8192): (84.4, 84.5, 84.1, 84.3, 84.3, 83.7),
              ('vanilla', 32768): (84.2, 84.1, 84.5, 84.9, 84.4, 83.4),
              ('best (cv)', 32768): (84.4, 84.4, 84.8, 85.1, 84.4, 84.0)}
-"Tables 2–3: GSS test EM (%) at n = 5 for Gaussian, logistic, Gumbel, Cauchy, Laplace, triangular; vanilla = MC sampling."
+"""Tables 2–3: GSS test EM (%) at n = 5 for Gaussian, logistic, Gumbel, Cauchy, Laplace, triangular; vanilla = MC
+sampling."""
 
 # %% ../../nbs/23_sorting.ipynb #bb0ec8a9
 CONFIG = ('method', 'smoothing', 'distribution', 'sampler', 'covariate', 'n_samples')
@@ -275,7 +279,8 @@ def results_table(rows: list) -> Table:
             ('IQM %', lambda r: f"{100 * r['acc_em'].iqm:.1f}"), ('test EW %', lambda r: pm(r['acc_ew'], 100)),
             ('paper EM %', paper_em)]
     sel = sorted(selected(rows), key=lambda r: -r['acc_em'].mean)
-    return Table(sel, cols, 'Sorting, n = 5: test exact match (EM) and element-wise accuracy (EW) at the best-val step, '
+    return Table(sel, cols, 'Sorting, n = 5: test exact match (EM) and element-wise accuracy (EW) at the best-val '
+                            'step, '
                             'mean ± SE over seeds; each knob chosen on val; the paper\'s column is Table 2.')
 
 # %% ../../nbs/23_sorting.ipynb #3a1c596c
@@ -283,7 +288,8 @@ def _report(out: Path) -> list:
     "summary.md (preamble, Table 2 beside ours, best (cv)) and val_em.png (val EM over training, seeds pooled)."
     plt, rows = pyplot(), summary_rows(out, SortingRow)
     cv = Table(best_cv(rows), [('distribution', 'distribution'), ('#s', 'n_samples'), ('sampler', 'sampler'),
-                               ('covariate', 'covariate'), ('γ', 'gamma'), ('test EM %', lambda r: pm(r['acc_em'], 100)),
+                               ('covariate', 'covariate'), ('γ', 'gamma'), ('test EM %', lambda r: pm(r['acc_em'],
+                                                                                                      100)),
                                ('paper %', lambda r: paper_em(r, cv=True))],
                "GSS 'best (cv)': the sampler, covariate and γ chosen on val per distribution and sample count.")
     md = write_summary(out, 'Sorting benchmark, n = 5', PRESETS, results_table(rows).markdown(), cv.markdown())
@@ -291,10 +297,11 @@ def _report(out: Path) -> list:
     plot_curves(ax, logs_by_config(out / 'train'), 'val_acc_em')
     ax.set(xlabel='step', ylabel='val EM', title='Sorting (n = 5): val exact match during training', ylim=(0, 1))
     ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
-    fig.tight_layout(); fig.savefig(out / 'val_em.png', dpi=120); plt.close(fig)
+    save_figure(fig, out / 'val_em.png', dpi=120)
     return [md, out / 'val_em.png']
 
 # %% ../../nbs/23_sorting.ipynb #701d71fd
-SORTING = register(Experiment('sorting', 'Section 4.2: four-digit MNIST sorting, GSS vs NeuralSort, SoftSort, OT sort and '
+SORTING = register(Experiment('sorting', 'Section 4.2: four-digit MNIST sorting, GSS vs NeuralSort, SoftSort, OT sort '
+                                         'and '
                                          'sorting networks', PRESETS, {'summary.csv': SortingRow}, _tasks, _run_task,
                               _report, cost=_cost, needs=_needs, data_flag='--mnist-dir', check_data=_check_data))

@@ -19,7 +19,7 @@ from ..algorithms.rendering import silhouette, soft_silhouette, camera_frame
 from ..datasets.meshes import load_mesh
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
-from .report import summary_rows, pyplot, write_summary, Table, wilson
+from .report import save_figure, summary_rows, pyplot, write_summary, Table, wilson
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -109,7 +109,8 @@ def pose_loss(m: Method, # the method (not `none`)
     size, rot = targets.shape[-1], problems.rotation.to(v)
     if m.name == 'softras':
         sigma = softras_sigma[0] * (softras_sigma[1] / softras_sigma[0]) ** (step / max(steps - 1, 1))
-        return (soft_silhouette(v, f, pose.to(v), size, sigma=sigma, rotation=rot) - targets).pow(2).mean((-2, -1)).sum()
+        return (soft_silhouette(v, f, pose.to(v), size, sigma=sigma, rotation=rot) - targets).pow(2).mean((-2,
+                                                                                                           -1)).sum()
     render = lambda z: silhouette(v, f, in_box(z), size, rotation=rot[:, None])
     kw = dict(m.spec.scaled(noise_scale(step, steps).to(pose)), generator=generator)
     if m.spec.smoothing == 'algorithm': return (smooth(render, pose, **kw) - targets).pow(2).mean((-2, -1)).sum()
@@ -223,12 +224,14 @@ def _run_task(task: Task, cfg: TeapotConfig, ctx) -> list:
         with torch.no_grad():
             targets = silhouette(*mesh, P.camera.to(ctx.device, torch.float32), cfg.size,
                                  rotation=P.rotation.to(ctx.device, torch.float32))
-        pose, sec = _optimise(m, cfg, ctx, mesh, P, targets, f'{m.tag}-seed{task.key["seed"]}-p{a}-{a + len(P) - 1}', seed)
+        pose, sec = _optimise(m, cfg, ctx, mesh, P, targets, f'{m.tag}-seed{task.key["seed"]}-p{a}-{a + len(P) - 1}',
+                              seed)
         finals.append(pose); seconds += sec
     P, final = random_problems(cfg.problems, seed=seed), torch.cat(finals)
     err0, err = pose_error(P.init), pose_error(final)
     _write_seeds(ctx.file(f'problems/{m.tag}-seed{task.key["seed"]}.csv'), err0, err, final, cfg.threshold)
-    renders = cfg.problems * cfg.steps * ((m.spec.n_samples + (m.spec.covariate == 'fx')) if m.spec else 1) * (m.name != 'none')
+    renders = cfg.problems * cfg.steps * ((m.spec.n_samples + (m.spec.covariate == 'fx')) if m.spec
+                                          else 1) * (m.name != 'none')
     k = int((err < cfg.threshold).sum())
     lo, hi = wilson(k, cfg.problems)
     return [TeapotRow(**task.key, problems=cfg.problems, steps=cfg.steps * (m.name != 'none'), recovered=k,
@@ -262,21 +265,26 @@ def pooled(rows: list) -> list:
         out.append({**dict(zip(('method', *SPEC), key)), 'recovered': k, 'problems': n, 'success_rate': k / n,
                     'success_lo': lo, 'success_hi': hi, 'seeds': len(rs),
                     'median_error_deg': sorted(r['median_error_deg'] for r in rs)[len(rs) // 2],
-                    'initial_median_error_deg': rs[0]['initial_median_error_deg'], 'seconds': sum(r['seconds'] for r in rs)})
+                    'initial_median_error_deg': rs[0]['initial_median_error_deg'],
+                    'seconds': sum(r['seconds'] for r in rs)})
     return sorted(out, key=lambda r: -r['success_rate'])
 
 SPEC = ('smoothing', 'distribution', 'sampler', 'covariate', 'n_samples', 'gamma')
 
 def results_table(rows: list) -> Table:
-    "Ours: recovered fraction with its 95 % interval, median final and initial error, time — one line per configuration."
+    """Ours: recovered fraction with its 95 % interval, median final and initial error, time — one line per
+    configuration."""
     cols = [('method', 'method'), ('smoothing', 'smoothing'), ('distribution', 'distribution'), ('sampler', 'sampler'),
             ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('problems', 'problems'),
             ('recovered %', lambda r: f"{100 * r['success_rate']:.1f}"),
             ('95 % interval', lambda r: f"{100 * r['success_lo']:.1f}–{100 * r['success_hi']:.1f}"),
             ('median error °', lambda r: f"{r['median_error_deg']:.2f}"),
-            ('initial median °', lambda r: f"{r['initial_median_error_deg']:.1f}"), ('seconds', lambda r: f"{r['seconds']:.0f}")]
-    return Table(pooled(rows), cols, 'Teapot camera pose: fraction of problems recovered (final angular error < 5°) with '
-                                     'its 95 % Wilson interval, and the median angular errors at the end and at the start.')
+            ('initial median °', lambda r: f"{r['initial_median_error_deg']:.1f}"),
+            ('seconds', lambda r: f"{r['seconds']:.0f}")]
+    return Table(pooled(rows), cols, 'Teapot camera pose: fraction of problems recovered (final angular error < 5°) '
+                                     'with '
+                                     'its 95 % Wilson interval, and the median angular errors at the end and at the '
+                                     'start.')
 
 # %% ../../nbs/25_teapot.ipynb #39d166d4
 def _plot_success(out: Path, plt) -> Path:
@@ -295,13 +303,13 @@ def _plot_success(out: Path, plt) -> Path:
     ax.set(xlabel='step', ylabel='fraction recovered (< 5°)', ylim=(0, 1),
            title='Teapot: poses recovered during optimisation')
     ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
-    fig.tight_layout(); fig.savefig(out / 'success_vs_step.png', dpi=120); plt.close(fig)
+    save_figure(fig, out / 'success_vs_step.png', dpi=120)
     return out / 'success_vs_step.png'
 
 def _short(tag: str) -> str:
     "A configuration's tag short enough for a figure's label."
-    return (tag.replace('gss-algorithm-', 'gss-alg-').replace('rqmc-latin', 'rqmc-l').replace('rqmc-cartesian', 'rqmc-c')
-            .replace('-antithetic', '-anti').replace('-g1', ''))
+    return (tag.replace('gss-algorithm-', 'gss-alg-').replace('rqmc-latin', 'rqmc-l')
+            .replace('rqmc-cartesian', 'rqmc-c').replace('-antithetic', '-anti').replace('-g1', ''))
 
 # %% ../../nbs/25_teapot.ipynb #7099611c
 def _plot_strip(out: Path, plt, k: int = 6) -> Path | None:
@@ -312,8 +320,10 @@ def _plot_strip(out: Path, plt, k: int = 6) -> Path | None:
     if not per: return None
     v, f = _mesh(cfg['data_dir'], 'cpu')
     P = random_problems(min(k, c['problems']), seed=cfg['seed'] * 1000)
-    finals = {p.stem.rsplit('-seed', 1)[0]: torch.tensor([[float(r[x]) for x in ('distance', 'elevation', 'azimuth', 'view_angle')]
-                                                          for r in list(csv.DictReader(open(p)))[:len(P)]]) for p in per}
+    finals = {p.stem.rsplit('-seed', 1)[0]: torch.tensor([[float(r[x]) for x in ('distance', 'elevation', 'azimuth',
+                                                                                 'view_angle')]
+                                                          for r in list(csv.DictReader(open(p)))[:len(P)]])
+              for p in per}
     pics = [('target', silhouette(v, f, P.camera.float(), c['size'], rotation=P.rotation.float()), None),
             ('start', silhouette(v, f, P.init.float(), c['size'], rotation=P.rotation.float()), P.init)]
     pics += [(t, silhouette(v, f, q, c['size'], rotation=P.rotation.float()), q) for t, q in finals.items()]
@@ -323,7 +333,7 @@ def _plot_strip(out: Path, plt, k: int = 6) -> Path | None:
             ax.imshow(imgs[i], cmap='gray_r', vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
             if poses is not None: ax.set_title(f'{pose_error(poses[i]):.1f}°', fontsize=7)
         row[0].set_ylabel(_short(name).replace('-', '\n', 2), fontsize=6, rotation=0, ha='right', va='center')
-    fig.tight_layout(); fig.savefig(out / 'strip.png', dpi=90); plt.close(fig)
+    save_figure(fig, out / 'strip.png', dpi=90)
     return out / 'strip.png'
 
 # %% ../../nbs/25_teapot.ipynb #68a693d4
@@ -348,7 +358,7 @@ def _plot_heatmap(out: Path, rows: list, plt) -> Path | None:
         ax.set_yticks(range(len(samplers)), samplers, fontsize=6)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle('Teapot: fraction of poses recovered (range [0, 0.9] as in Fig. 8)', fontsize=9)
-    fig.savefig(out / 'heatmap.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+    save_figure(fig, out / 'heatmap.png', dpi=120)
     return out / 'heatmap.png'
 
 # %% ../../nbs/25_teapot.ipynb #19d1310d

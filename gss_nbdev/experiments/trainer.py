@@ -18,7 +18,8 @@ __all__ = ['CHECKPOINT_KEYS', 'Optim', 'Evaluation', 'TrainResult', 'train']
 # %% ../../nbs/20a_trainer.ipynb #37e3044f
 @dataclass
 class Optim:
-    "Adam and its learning-rate schedule: constant, step decay at milestones, cosine annealing, geometric decay, or yours."
+    """Adam and its learning-rate schedule: constant, step decay at milestones, cosine annealing, geometric decay, or
+    yours."""
     lr: float = 1e-3 # the initial learning rate
     betas: tuple = (0.9, 0.999) # Adam's betas
     milestones: tuple = () # steps after which the rate is divided by 10 (as `MultiStepLR`)
@@ -88,7 +89,8 @@ def _load_checkpoint(path: Path, device, steps: int) -> dict:
                          f"{str(e).splitlines()[0][:160]}); {again}") from None
     if not isinstance(ck, dict) or set(CHECKPOINT_KEYS) - set(ck):
         raise ValueError(f"checkpoint {path} is not one this trainer wrote (it lacks "
-                         f"{sorted(set(CHECKPOINT_KEYS) - set(ck)) if isinstance(ck, dict) else 'everything'}); {again}")
+                         f"{sorted(set(CHECKPOINT_KEYS) - set(ck)) if isinstance(ck, dict) else 'everything'}); "
+                         f"{again}")
     if not isinstance(ck['step'], int) or not 0 <= ck['step'] <= steps:
         raise ValueError(f"checkpoint {path} is at step {ck['step']!r}, outside this run's 0…{steps}; {again}")
     return ck
@@ -153,7 +155,8 @@ def _evaluate(model: nn.Module, ev: Evaluation, best: dict, step: int) -> tuple:
     model.eval()
     with torch.no_grad(): val = ev.evaluate(model)
     missing = [m for m in ev.metrics if m not in val]
-    if missing: raise ValueError(f"`evaluate` returned no {missing}; it must return every logged metric {list(ev.metrics)}")
+    if missing: raise ValueError(f"`evaluate` returned no {missing}; it must return every logged metric "
+                                 f"{list(ev.metrics)}")
     if best['state'] is None or ev.better(val[ev.select], best['val'][ev.select]):
         best = dict(step=step, val=val, state={k: v.detach().clone() for k, v in model.state_dict().items()})
     return val, best

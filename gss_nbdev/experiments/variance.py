@@ -17,6 +17,7 @@ from ..algorithms.shortest_path import shortest_path
 from typing import Annotated
 from ..validation import Count, Positive, OneOf, Some, Domain
 from .harness import Experiment, ExperimentConfig, Task, register, read_rows
+from .report import save_figure
 
 # %% auto #0
 __all__ = ['PRESETS', 'COLUMNS', 'TERRAIN', 'SAMPLER_LABELS', 'COV_LABELS', 'VARIANCE', 'VarianceConfig', 'VarianceRow',
@@ -155,7 +156,9 @@ def markdown_tables(rows, task, label: str = '') -> str:
         for dist in [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d and r['size'] == size for r in rows)]:
             a = subplot_grid(rows, size, dist)
             best = np.nanmin(a)
-            out += [f'**{dist.capitalize()} ({size_label(task, size)})**' + (f' — {label}' if label else ''), '',
+            out += [f'**{dist.capitalize()} ({size_label(task, size)})**' + (f' — {label}' if label else '') +
+                    ': mean Frobenius distance of a Jacobian estimate to the oracle Jacobian (lower is better), by '
+                    'sampler (rows) and covariate (columns); bold: the smallest and those within 1 % of it', '',
                     '| | none | f(x) | LOO | none (antith.) | f(x) (antith.) | LOO (antith.) |',
                     '|---|---|---|---|---|---|---|']
             for i, lab in enumerate(SAMPLER_LABELS.values()):
@@ -195,7 +198,7 @@ def heatmaps(rows, task, path):
             if j == 0: ax.set_ylabel(size_label(task, size), fontsize=9)
     fig.suptitle(f"{'Sorting' if task == 'sorting' else 'Shortest path'}: mean ‖Ĵ − J*‖_F (darker is "
                  "better; left regular, right antithetic)", fontsize=9)
-    fig.tight_layout(); fig.savefig(path, dpi=130); plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return path
 
 # %% ../../nbs/21_variance.ipynb #32660892

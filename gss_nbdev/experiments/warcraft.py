@@ -21,7 +21,7 @@ from ..algorithms.shortest_path import shortest_path
 from ..datasets.warcraft import warcraft_data, draw_map
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
-from .report import (summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
+from .report import (save_figure, summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
                                           select_on_val)
 from .trainer import Evaluation, Optim, train
 
@@ -180,7 +180,8 @@ def evaluate_paths(model: nn.Module, # the CNN, in eval mode
 # %% ../../nbs/24_warcraft.ipynb #16822ae8
 @dataclass
 class WarcraftConfig(SmoothingGrid, ExperimentConfig):
-    "The Warcraft benchmark's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of them."
+    """The Warcraft benchmark's knobs; `quick`, `medium` and `paper` presets below. `--set KEY=VALUE` changes any of
+    them."""
     n_samples: Some(Count) = (100,) # samples per map and step (GSS and FY)
     gammas: Some(Positive) = (1 / 3,) # noise scales γ = 1/β of GSS, chosen on val
     gammas_from_1000: tuple[Positive, ...] = () # γ range for n_samples ≥ 1000 (Fig. 14); empty: `gammas`
@@ -210,7 +211,8 @@ PRESETS = {
         fy_gammas=(1.0, 1 / 3, 0.1), n_samples=(100, 10), blackbox_lambdas=(5.0, 20.0, 80.0), seeds=(0, 1, 2),
         checkpoint_every_s=120.0),
     'paper': WarcraftConfig(
-        smoothings=SMOOTHINGS, distributions=PAPER_DISTRIBUTIONS, samplers=('mc', 'mc-antithetic', 'qmc-latin', 'rqmc-latin'),
+        smoothings=SMOOTHINGS, distributions=PAPER_DISTRIBUTIONS, samplers=('mc', 'mc-antithetic', 'qmc-latin',
+                                                                            'rqmc-latin'),
         covariates=('none', 'fx', 'loo'), n_samples=(10, 100, 1000, 10_000), gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01),
         gammas_from_1000=(1 / 3, 0.1, 1 / 30, 0.01, 1 / 300), sweep_n_samples=(3, 10, 30, 100, 300, 1000, 3000, 10_000),
         sweep_gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01, 1 / 300, 0.001), fy_gammas=(1.0, 1 / 3, 0.1, 1 / 30, 0.01),
@@ -220,7 +222,8 @@ PRESETS = {
 # %% ../../nbs/24_warcraft.ipynb #3ed033cd
 @dataclass
 class WarcraftRow(MethodColumns):
-    "One row of `summary.csv`: a trained configuration (the key, up to `seed`; `gamma` is GSS's γ = 1/β or FY's σ), one split, its metrics."
+    """One row of `summary.csv`: a trained configuration (the key, up to `seed`; `gamma` is GSS's γ = 1/β or FY's σ),
+    one split, its metrics."""
     lam: float # blackbox's λ
     seed: int
     split: str
@@ -237,10 +240,11 @@ def _gss_specs(cfg: WarcraftConfig) -> Expansion:
     dim, parts = cfg.k * cfg.k, []
     small, large = [s for s in cfg.n_samples if s < 1000], [s for s in cfg.n_samples if s >= 1000]
     if small: parts.append(expand(dataclasses.replace(cfg, n_samples=tuple(small)), dim))
-    if large: parts.append(expand(dataclasses.replace(cfg, n_samples=tuple(large), gammas=cfg.gammas_from_1000 or cfg.gammas,
-                                                      extra=()), dim))
+    if large: parts.append(expand(dataclasses.replace(cfg, n_samples=tuple(large),
+                                                      gammas=cfg.gammas_from_1000 or cfg.gammas, extra=()), dim))
     sweep = [SmoothingSpec('gaussian', g, s) for s in cfg.sweep_n_samples for g in cfg.sweep_gammas]
-    return Expansion(list(dict.fromkeys([s for e in parts for s in e.specs] + sweep)), [x for e in parts for x in e.skipped])
+    return Expansion(list(dict.fromkeys([s for e in parts for s in e.specs] + sweep)),
+                     [x for e in parts for x in e.skipped])
 
 # %% ../../nbs/24_warcraft.ipynb #764d3e56
 def _methods(cfg: WarcraftConfig) -> tuple:
@@ -361,14 +365,17 @@ def _paper(r: dict):
 
 def results_table(rows: list) -> Table:
     "Ours (test exact match %, mean ± SE over seeds; cost ratio) beside the paper's exact match where it has one."
-    knob = lambda r: (f"λ={r['lam']:g}" if r['method'] == 'blackbox' else f"β={1 / r['gamma']:.3g}" if r['method'] == 'gss'
+    knob = lambda r: (f"λ={r['lam']:g}" if r['method'] == 'blackbox'
+                      else f"β={1 / r['gamma']:.3g}" if r['method'] == 'gss'
                       else f"σ={r['gamma']:.3g}" if r['method'] == 'fy' else NA)
     cols = [('method', 'method'), ('smoothing', 'smoothing'), ('distribution', 'distribution'), ('sampler', 'sampler'),
-            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('knob (val)', knob), ('seeds', 'seeds'),
-            ('test exact %', lambda r: pm(r['acc_exact'], 100)), ('cost ratio', lambda r: f"{r['cost_ratio'].mean:.4f}"),
+            ('covariate', 'covariate'), ('#s', lambda r: r['n_samples'] or NA), ('knob (val)', knob),
+            ('seeds', 'seeds'), ('test exact %', lambda r: pm(r['acc_exact'], 100)),
+            ('cost ratio', lambda r: f"{r['cost_ratio'].mean:.4f}"),
             ('paper exact %', _paper)]
     return Table(sorted(selected(rows), key=lambda r: -r['acc_exact'].mean), cols,
-                 'Warcraft 12×12: test exact match (%) and cost ratio at the best-val epoch, mean ± SE over seeds; each '
+                 'Warcraft 12×12: test exact match (%) and cost ratio at the best-val epoch, mean ± SE over seeds; '
+                 'each '
                  'knob chosen on val (β = 1/γ for GSS, σ for FY, λ for blackbox).')
 
 # %% ../../nbs/24_warcraft.ipynb #d6de05b5
@@ -386,7 +393,7 @@ def _plot_paths(out: Path, plt) -> Path | None:
             ax.set_title('✓ exact' if (pred[i] == t['paths'][i]).all() else '✗', fontsize=8)
         row[0].set_ylabel(_short(p.stem.rsplit('-seed', 1)[0]), fontsize=7)
     axes[0, 0].legend(fontsize=6, loc='lower left')
-    fig.tight_layout(); fig.savefig(out / 'paths.png', dpi=72); plt.close(fig)
+    save_figure(fig, out / 'paths.png', dpi=72)
     return out / 'paths.png'
 
 def _short(tag: str) -> str:
@@ -401,7 +408,8 @@ def _plot_samples(out: Path, sel: list, plt) -> Path:
     groups = {}
     for s in sel:
         if s['method'] in ('gss', 'fy'):
-            groups.setdefault((s['method'], s['smoothing'], s['distribution'], s['sampler'], s['covariate']), []).append(s)
+            groups.setdefault((s['method'], s['smoothing'], s['distribution'], s['sampler'], s['covariate']),
+                              []).append(s)
     for key, ss in sorted(groups.items()):
         ss = sorted(ss, key=lambda s: s['n_samples'])
         if len(ss) < 2: continue
@@ -414,14 +422,16 @@ def _plot_samples(out: Path, sel: list, plt) -> Path:
     ax.set(xscale='log', xlabel='# samples', ylabel='test exact match', ylim=(0, 1),
            title='Warcraft: exact match against #samples (knob chosen on val)')
     ax.grid(alpha=0.3); ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
-    fig.tight_layout(); fig.savefig(out / 'acc_vs_samples.png', dpi=120); plt.close(fig)
+    save_figure(fig, out / 'acc_vs_samples.png', dpi=120)
     return out / 'acc_vs_samples.png'
 
 # %% ../../nbs/24_warcraft.ipynb #7cab0629
 def _plot_beta(out: Path, rows: list, plt) -> Path | None:
-    """beta.png (Fig. 7 style): GSS (algorithm, Gaussian, RQMC latin, LOO) val exact match, mean over seeds, per #samples ×
+    """beta.png (Fig. 7 style): GSS (algorithm, Gaussian, RQMC latin, LOO) val exact match, mean over seeds, per
+    #samples ×
     β; the best β of each sample count marked."""
-    sweep = [r for r in rows if (r['method'], r['smoothing'], r['distribution'], r['sampler'], r['covariate'], r['split'])
+    sweep = [r for r in rows if (r['method'], r['smoothing'], r['distribution'], r['sampler'], r['covariate'],
+                                 r['split'])
              == ('gss', 'algorithm', 'gaussian', 'rqmc-latin', 'loo', 'val')]
     ns, betas = sorted({r['n_samples'] for r in sweep}), sorted({round(1 / r['gamma'], 6) for r in sweep})
     if len(ns) < 2 or len(betas) < 2: return None
@@ -436,7 +446,7 @@ def _plot_beta(out: Path, rows: list, plt) -> Path | None:
         if np.isfinite(grid[:, j]).any(): ax.plot(j, np.nanargmax(grid[:, j]), 'w*', ms=10)
     ax.set_xticks(range(len(ns)), ns); ax.set_yticks(range(len(betas)), [f'{b:g}' for b in betas])
     ax.set(xlabel='# samples', ylabel='β = 1/γ', title='GSS val exact match (★ best β)')
-    fig.colorbar(im, ax=ax); fig.tight_layout(); fig.savefig(out / 'beta.png', dpi=120); plt.close(fig)
+    fig.colorbar(im, ax=ax); save_figure(fig, out / 'beta.png', dpi=120)
     return out / 'beta.png'
 
 # %% ../../nbs/24_warcraft.ipynb #732c41d4
@@ -465,7 +475,7 @@ def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
         ax.set_yticks(range(len(samplers)), samplers, fontsize=6)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(f'Warcraft: test exact match at {ns} samples', fontsize=9)
-    fig.savefig(out / 'heatmap.png', dpi=120, bbox_inches='tight'); plt.close(fig)
+    save_figure(fig, out / 'heatmap.png', dpi=120)
     return out / 'heatmap.png'
 
 # %% ../../nbs/24_warcraft.ipynb #d98f1334
@@ -474,14 +484,15 @@ def _report(out: Path) -> list:
     plt, rows = pyplot(), summary_rows(out, WarcraftRow)
     md = write_summary(out, 'Warcraft shortest path', PRESETS, results_table(rows).markdown(),
                        f"Paper (Sec. 4.3, real Warcraft maps, 50 epochs, 5 seeds): FY {PAPER['fy']} % at any #samples; "
-                       f"GSS 90+ % at 100 samples; {PAPER['gss-best-10000']} % best at 10,000 samples; state of the art "
+                       f"GSS 90+ % at 100 samples; {PAPER['gss-best-10000']} % best at 10,000 samples; "
+                       "state of the art "
                        f"{PAPER['sota']} %. Ours: generated maps unless the run was given --warcraft-dir.")
     fig, ax = plt.subplots(figsize=(9, 4.2))
     plot_curves(ax, {_short(k).replace('\n', ''): v for k, v in logs_by_config(out / 'train').items()}, 'val_acc_exact',
                 scale_x=lambda s, per=math.ceil(_cfg(out)['n_train'] / _cfg(out)['batch']): s / per)
     ax.set(xlabel='epoch', ylabel='val exact match', title='Warcraft: val exact match during training', ylim=(0, 1))
     ax.grid(alpha=0.3); ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
-    fig.tight_layout(); fig.savefig(out / 'val_acc.png', dpi=120); plt.close(fig)
+    save_figure(fig, out / 'val_acc.png', dpi=120)
     made = [md, _plot_samples(out, selected(rows), plt), out / 'val_acc.png', _plot_paths(out, plt),
             _plot_beta(out, rows, plt), _plot_heatmaps(out, rows, plt)]
     return [p for p in made if p is not None]
