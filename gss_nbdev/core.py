@@ -266,6 +266,7 @@ def explicit_only(name: str, # the estimator, for the message
     "A ValueError if a torch.func derivative transform (grad, jacrev, jacfwd) is differentiating wrt `x`."
     if not {'Grad', 'Jvp'} & set(active_transforms()): return
     if not torch._C._functorch.is_functorch_wrapped_tensor(x): return        # x is a constant of the transform
+    if not x.requires_grad and torch.autograd.forward_ad.unpack_dual(x).tangent is None: return  # made inside it
     raise ValueError(f"`{name}` returns an explicit estimate, which has no derivative: under torch.func's grad, jacrev "
                      "or jacfwd it would be a constant with a zero derivative. Differentiate `smooth` instead — its "
                      "gradient is differentiable, e.g. torch.func.hessian(lambda x: smooth(f, x, ...)) — or call "
