@@ -234,6 +234,29 @@ pre.source span:target {{ background: #fff3c4; }}</style></head>
 """
 
 
+CONTRIBUTING_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Contributing to gss_nbdev</title><link rel="stylesheet" href="styles.css">
+<style>body {{ margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; font-family: system-ui, sans-serif; }}
+pre {{ overflow-x: auto; }} table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 2px 6px; }}
+</style></head>
+<body><main><p><a href="index.html">Back to the book</a> · the same text as <code>CONTRIBUTING.md</code> in the
+repository.</p>
+{body}</main></body></html>
+"""
+
+
+def contributing_page(site: Path) -> Path:
+    """CONTRIBUTING.md as a page of the site (the index links `CONTRIBUTING.md`, which the renderer turns into
+    `CONTRIBUTING.html`), rendered with mistune (nbconvert's Markdown parser), plus the file itself."""
+    import mistune
+    shutil.copy(ROOT / 'CONTRIBUTING.md', site / 'CONTRIBUTING.md')
+    page = site / 'CONTRIBUTING.html'
+    page.write_text(CONTRIBUTING_PAGE.format(body=mistune.html((ROOT / 'CONTRIBUTING.md').read_text(encoding='utf-8'))),
+                    encoding='utf-8')
+    return page
+
+
 def local_source_links(site: Path) -> int:
     """nbdev's "source" links point at settings.ini's git_url, a repository host this project does not publish to; point
     them at a local view of the same file instead (`source/<path>.html#L<n>`, written here); returns links rewritten."""
@@ -283,7 +306,7 @@ def build(out: Path = ROOT / '_docs', work: Path = ROOT / '_exec', jobs: int = 1
     sources = local_source_links(site)
     figures = [d for f in sorted(work.rglob('*.figures.json')) for d in json.loads(f.read_text())]
     (site / 'figure_defects.json').write_text(json.dumps(figures, indent=1))
-    shutil.copy(ROOT / 'CONTRIBUTING.md', site / 'CONTRIBUTING.md')     # the index links it, as the README does
+    contributing_page(site)                               # the index links it, as the README does
     n = vendor_katex(site)
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(site, out)
