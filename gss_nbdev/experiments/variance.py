@@ -12,6 +12,7 @@ import torch
 from ..distributions import get_distribution, PAPER_DISTRIBUTIONS
 from ..sampling import cartesian_k
 from ..smoothing import smoothed_jacobian
+from ..spec import SmoothingSpec
 from ..algorithms.sorting import sort_permutation
 from ..algorithms.shortest_path import shortest_path
 from typing import Annotated
@@ -85,23 +86,36 @@ def variants(task: str, size: int, dist: str, n_samples: int = 1024):
     return out
 
 # %% ../../nbs/21_variance.ipynb #c557e518
-def oracle(f, x, dist, gamma, samples, batches, seed, device):
+def oracle(f, # the black box
+           x, # its inputs (I, n)
+           dist: str, # the smoothing distribution
+           gamma: float, # the noise scale γ
+           samples: int, # samples of each of the `batches` estimates
+           batches: int, # independent estimates averaged
+           seed: int, # of the generator
+           device, # where the noise is drawn
+          ) -> tuple:
     """Mean of `batches` independent rqmc-sobol/fx Jacobian estimates per input, and the Frobenius norm of its standard
     error."""
     g = torch.Generator(device=device).manual_seed(seed)
-    js = torch.stack([smoothed_jacobian(f, x, dist=dist, scale=gamma, n_samples=samples, sampler='rqmc-sobol',
-                                        covariate='fx', generator=g) for _ in range(batches)])    # (K, I, *out, n)
+    opts = SmoothingSpec(dist, gamma, samples, 'rqmc-sobol', 'fx').options
+    js = torch.stack([smoothed_jacobian(f, x, **opts, generator=g) for _ in range(batches)])     # (K, I, *out, n)
     se = js.std(0) / math.sqrt(batches)
     return js.mean(0), se.flatten(1).norm(dim=-1)                                                  # (I, *out, n), (I,)
 
 # %% ../../nbs/21_variance.ipynb #c703ea64
-def l2_errors(f, x, j_star, dist, gamma, sampler, covariate, antithetic, n_samples, reps, seed, device):
+def l2_errors(f, # the black box
+              x, # its inputs (I, n)
+              j_star, # the oracle Jacobians (I, *out, n)
+              spec: SmoothingSpec, # how the estimates smooth f
+              reps: int, # independent estimates per input
+              seed: int, # of the generator
+              device, # where the noise is drawn
+             ) -> torch.Tensor:
     "Frobenius distances to the oracle of `reps` independent estimates per input: (reps · I,)."
     g = torch.Generator(device=device).manual_seed(seed)
-    # (reps · I, n): independent noise per row
-    xr = x.repeat(reps, 1)
-    J = smoothed_jacobian(f, xr, dist=dist, scale=gamma, n_samples=n_samples, sampler=sampler, covariate=covariate,
-                          antithetic=antithetic, generator=g)
+    xr = x.repeat(reps, 1)                                                  # (reps · I, n): independent noise per row
+    J = smoothed_jacobian(f, xr, **spec.options, generator=g)
     return (J - j_star.repeat(reps, *[1] * (j_star.ndim - 1))).flatten(1).norm(dim=-1)
 
 # %% ../../nbs/21_variance.ipynb #1aa4784c
@@ -120,8 +134,8 @@ def _run_task(t, cfg, ctx):
     rows = []
     for k, (smp, anti, s) in enumerate(variants(task, size, dist, cfg.n_samples)):
         for c, cov in enumerate(('none', 'fx', 'loo')):
-            e = l2_errors(f, x, j_star, dist, gamma, smp, cov, anti, s, cfg.repetitions, base + 100 * k + c + 1,
-                          ctx.device)
+            e = l2_errors(f, x, j_star, SmoothingSpec(dist, gamma, s, smp, cov, anti), cfg.repetitions,
+                          base + 100 * k + c + 1, ctx.device)
             rows.append(VarianceRow(task, size, dist, smp, cov, anti, s, e.mean().item(),
                                     (e.std() / math.sqrt(e.numel())).item(), o_se.mean().item()))
     return rows
