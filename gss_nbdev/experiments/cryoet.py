@@ -191,7 +191,7 @@ PRESETS = {
     'quick': CryoConfig(samples_per_task=4),
     'medium': CryoConfig(
         studies=('2param', '4param'), distributions=('gaussian', 'laplace', 'triangular'),
-        samplers=('rqmc-latin', 'mc', 'qmc-latin', 'rqmc-cartesian'), covariates=('loo', 'none', 'fx'),
+        samplers=('rqmc-latin', 'mc', 'qmc-latin', 'rqmc-cartesian', 'mc-antithetic'), covariates=('loo', 'none', 'fx'),
         n_samples=(4, 9, 16, 25, 36), cross=('distributions',),
         extra=tuple(f'loss:{d}:{s}' for d in ('gaussian', 'laplace', 'triangular')
                     for s in ('mc:none:4', 'rqmc-cartesian:loo:16')),
