@@ -181,3 +181,12 @@ def test_an_out_folder_the_workers_cannot_write_is_refused(tmp_path):
     from gss_nbdev.experiments.harness import _probe_out
     assert _probe_out(str(tmp_path)) is None and not any(tmp_path.iterdir())
     assert 'No such file' in _probe_out(str(tmp_path / 'missing'))
+
+
+def test_a_cluster_says_when_it_is_ready(tmp_path):
+    "With progress on, a fanned-out run says in one line that its workers are ready, and where the dashboard is."
+    r = _run('reproduce', 'teapot', '--out', str(tmp_path / 'fan'), *TINY['teapot'], '--set', 'checkpoint_every_s=0',
+             '--workers', '2')
+    assert r.returncode == 0, r.stderr[-2000:]
+    ready = [l for l in r.stderr.splitlines() if 'local Dask cluster started: 2 worker(s) ready in' in l]
+    assert len(ready) == 1 and 'dashboard: http://127.0.0.1:' in ready[0], r.stderr[-2000:]

@@ -626,12 +626,11 @@ def _run_fanned(p: Plan, ctx: Context, workers, scheduler, connect_timeout_s: fl
     from gss_nbdev.evaluators import dask_client
     from distributed import as_completed
     t0 = time.perf_counter()
-    if progress: print(f"starting {workers} local Dask workers …" if scheduler is None else
-                       f"connecting to the Dask scheduler at {scheduler} …", file=sys.stderr, flush=True)
-    client, cluster = dask_client(scheduler, workers, connect_timeout_s)
-    if progress: print(f"  {len(client.scheduler_info()['workers'])} worker(s) ready in "
-                       f"{time.perf_counter() - t0:.1f} s (dashboard: {client.dashboard_link})", file=sys.stderr,
-                       flush=True)
+    client, cluster = dask_client(scheduler, workers, connect_timeout_s)    # a bad address or count: one-line error
+    if progress:
+        where = 'local Dask cluster started' if scheduler is None else f'Dask scheduler at {scheduler} answered'
+        print(f"{where}: {len(client.scheduler_info()['workers'])} worker(s) ready in "
+              f"{time.perf_counter() - t0:.1f} s (dashboard: {client.dashboard_link})", file=sys.stderr, flush=True)
     exp, done, futs = p.experiment, 0, {}
     try:
         _check_shared(client, ctx.out)

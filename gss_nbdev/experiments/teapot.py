@@ -377,7 +377,8 @@ def _plot_bars(out: Path, rows: list, plt) -> Path | None:
     labels = [_short(f"{r['method']}-{r['smoothing']}-{r['distribution']}-{r['sampler']}-{r['covariate']}"
                      f"-s{r['n_samples']}") if r['method'] == 'gss' else r['method'] for r in ps]
     y, p = np.arange(len(ps))[::-1], np.array([r['success_rate'] for r in ps])
-    err = np.array([[r['success_rate'] - r['success_lo'] for r in ps], [r['success_hi'] - r['success_rate'] for r in ps]])
+    err = np.array([[r['success_rate'] - r['success_lo'] for r in ps],
+                    [r['success_hi'] - r['success_rate'] for r in ps]])
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(ps) + 1.2), layout='constrained')
     ax.barh(y, p, xerr=err, color='tab:blue', alpha=0.75, capsize=2)
     ax.set_yticks(y, labels, fontsize=7)
@@ -389,7 +390,8 @@ def _plot_bars(out: Path, rows: list, plt) -> Path | None:
 
 # %% ../../nbs/25_teapot.ipynb #19d1310d
 def _report(out: Path) -> list:
-    "summary.md (preamble, ours beside the paper), success_vs_step.png, strip.png, recovered.png and, for grids, heatmap.png."
+    """summary.md (preamble, ours beside the paper), success_vs_step.png, strip.png, recovered.png and, for grids,
+    heatmap.png."""
     plt, rows = pyplot(), summary_rows(out, TeapotRow)
     made = [write_summary(out, 'Teapot camera pose', PRESETS, results_table(rows).markdown(),
                           f"Paper (Sec. 4.4, Fig. 8, 768 problems): up to ~{100 * PAPER['best'][0]:.0f}–"
