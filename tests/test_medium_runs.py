@@ -41,3 +41,26 @@ def test_the_summary_reads_and_has_what_the_claims_need(folder):
         assert not short, f'{len(short)} rows with {col} < {least}, e.g. {short[0]}'
     assert (folder / 'summary.md').exists()
     assert not list(folder.rglob('*.ckpt')), 'checkpoints are not committed'
+
+
+def _seeded(folder) -> bool:
+    return json.loads((folder / 'config.json').read_text())['experiment'] in ('sorting', 'warcraft')
+
+
+@pytest.mark.parametrize('folder', [p for p in RUNS if _seeded(p)], ids=lambda p: p.name)
+def test_every_trained_configuration_has_three_seeds(folder):
+    "The issue's floor for the trained experiments: ≥ 3 seeds per compared configuration, each with val and test."
+    import dataclasses
+    meta = json.loads((folder / 'config.json').read_text())
+    row_type = plan(meta['experiment'], 'medium', check=False).experiment.columns['summary.csv']
+    names = [f.name for f in dataclasses.fields(row_type)]
+    key = names[:names.index('seed')]
+    seeds, splits = {}, {}
+    for r in read_rows(folder / 'summary.csv', row_type):
+        if r['method'] == 'uniform': continue   # the untrained reference: one evaluation, no seed to vary
+        seeds.setdefault(tuple(r[k] for k in key), set()).add(r['seed'])
+        splits.setdefault((tuple(r[k] for k in key), r['seed']), set()).add(r['split'])
+    assert seeds
+    few = {k: s for k, s in seeds.items() if len(s) < 3}
+    assert not few, f'{len(few)} configurations with fewer than 3 seeds, e.g. {next(iter(few.items()))}'
+    assert all(s == {'val', 'test'} for s in splits.values())

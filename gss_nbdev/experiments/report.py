@@ -16,8 +16,8 @@ from .harness import read_rows
 
 # %% auto #0
 __all__ = ['VERDICTS', 'FIGURE_DEFECTS', 'Stats', 'stats', 'wilson', 'pm', 'select_on_val', 'Table', 'read_log', 'plot_curves',
-           'preamble', 'Claim', 'compare', 'claims_table', 'summary_rows', 'pyplot', 'logs_by_config', 'write_summary',
-           'label_defects', 'save_figure']
+           'preamble', 'Claim', 'compare', 'claims_table', 'versus', 'summary_rows', 'pyplot', 'logs_by_config',
+           'write_summary', 'label_defects', 'save_figure']
 
 # %% ../../nbs/20b_report.ipynb #4a81c06b
 @dataclass
@@ -195,6 +195,25 @@ def claims_table(claims: list, # Claim rows
     return Table(rows, [('#', 'n'), ('claim', lambda r: r['c'].claim), ('paper', lambda r: r['c'].paper),
                         ('ours', lambda r: r['c'].ours),
                         ('verdict', lambda r: r['c'].verdict + (f" — {r['c'].why}" if r['c'].why else ''))], caption)
+
+# %% ../../nbs/20b_report.ipynb #e7ff6252
+def versus(claim: str, # what the paper says: "A beats B"
+           paper: str, # the paper's number or wording
+           better: Stats, # A's metric over seeds (or problems, repeats)
+           worse: Stats, # B's
+           ours: str, # A and B in words (configuration, knob, mean ± SE); the difference is appended
+           unit: str = 'seeds', # what `n` counts, for the reason of a 'not testable'
+           scale: float = 100.0, # the difference's display scale (100: percentage points)
+           points: str = 'points', # the difference's unit after scaling
+          ) -> Claim:
+    "A claims row for 'A beats B': the difference ± SE appended to `ours`; the verdict from `compare`, with why."
+    d, se, v = compare(better, worse)
+    n, why = min(better.n, worse.n), ''
+    if v == VERDICTS[2]:
+        why = f'within 2 SE at {n} {unit}' + (f'; a difference this size needs about '
+                                               f'{math.ceil(round(n * (2 * se / d) ** 2, 6)):,} {unit}'
+                                               if abs(d) > 1e-12 else '')
+    return Claim(claim, paper, f'{ours}; difference {scale * d:+.1f} ± {scale * se:.1f} {points}', v, why)
 
 # %% ../../nbs/20b_report.ipynb #a8f444da
 def summary_rows(out, # a run folder

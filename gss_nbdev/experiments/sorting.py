@@ -143,7 +143,7 @@ PRESETS = {
         methods=('gss', 'neuralsort', 'softsort', 'dsn-logistic', 'dsn-cauchy', 'ot-sort'),
         distributions=('laplace', 'logistic', 'cauchy'), samplers=('rqmc-latin', 'mc'), covariates=('loo', 'fx'),
         smoothings=('algorithm', 'loss'), gammas=(1.0, 0.1), cross=(), neuralsort_tau=(1.0, 0.1),
-        softsort_tau=(1.0, 0.1), dsn_steepness=(10.0, 30.0), ot_epsilon=(0.1, 0.03), seeds=(1, 2, 3), steps=900,
+        softsort_tau=(1.0, 0.1), dsn_steepness=(10.0, 30.0), ot_epsilon=(0.1, 0.03), seeds=(1, 2, 3), steps=700,
         checkpoint_every_s=120.0),
     'paper': SortingConfig(
         methods=METHODS, distributions=PAPER_DISTRIBUTIONS, samplers=PAPER_SAMPLERS, covariates=('none', 'fx', 'loo'),
