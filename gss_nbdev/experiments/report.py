@@ -127,8 +127,13 @@ def plot_curves(ax, # a matplotlib axis
                 column: str, # the val column to plot
                 scale_x: Callable | None = None, # maps steps to the x axis (e.g. to epochs)
                ):
-    "One line per label: the mean over its logs at the steps they share, and a band from their min to max."
-    import numpy as np
+    """One line per label: the mean over its logs at the steps they share, and a band from their min to max. Beyond 10
+    labels the colours are tab20's, and beyond 20 the line style changes too, so that no two lines look alike."""
+    import numpy as np, matplotlib
+    from cycler import cycler
+    if len(groups) > 10:
+        styles = ['-', '--', ':', '-.'][:max(1, math.ceil(len(groups) / 20))]
+        ax.set_prop_cycle(cycler(linestyle=styles) * cycler(color=matplotlib.colormaps['tab20'].colors))
     for label, logs in groups.items():
         curves = [dict(zip(*read_log(p, column))) for p in logs]
         curves = [c for c in curves if c]
@@ -196,7 +201,7 @@ def claims_table(claims: list, # Claim rows
                         ('ours', lambda r: r['c'].ours),
                         ('verdict', lambda r: r['c'].verdict + (f" — {r['c'].why}" if r['c'].why else ''))], caption)
 
-# %% ../../nbs/20b_report.ipynb #e7ff6252
+# %% ../../nbs/20b_report.ipynb #f9b6ce20
 def versus(claim: str, # what the paper says: "A beats B"
            paper: str, # the paper's number or wording
            better: Stats, # A's metric over seeds (or problems, repeats)

@@ -452,7 +452,8 @@ def _plot_beta(out: Path, rows: list, plt) -> Path | None:
 # %% ../../nbs/24_warcraft.ipynb #732c41d4
 def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
     """heatmap.png (Fig. 6 style): test exact match (mean over seeds) per sampler × distribution, one panel per
-    smoothing × covariate × β, at the most common #samples; only when the grid has more than one cell."""
+    smoothing × covariate × β, at the most common #samples; only the panels of a real grid (two samplers, two
+    distributions, at least half the cells filled), none for a star."""
     gss = [r for r in rows if r['method'] == 'gss' and r['split'] == 'test']
     dists = [d for d in PAPER_DISTRIBUTIONS if any(r['distribution'] == d for r in gss)]
     samplers = [s for s in PAPER_SAMPLERS if any(r['sampler'] == s for r in gss)]
@@ -460,8 +461,16 @@ def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
     counts = {}
     for r in gss: counts[r['n_samples']] = counts.get(r['n_samples'], 0) + 1
     ns = max(counts, key=counts.get)
-    panels = sorted({(r['smoothing'], r['covariate'], r['gamma']) for r in gss if r['n_samples'] == ns})
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.2, 2.8), squeeze=False)
+    def dense(panel):
+        cells = {(r['sampler'], r['distribution']) for r in gss
+                 if (r['smoothing'], r['covariate'], r['gamma'], r['n_samples']) == (*panel, ns)}
+        rows_, cols_ = {a for a, _ in cells}, {b for _, b in cells}
+        return len(rows_) > 1 and len(cols_) > 1 and 2 * len(cells) >= len(rows_) * len(cols_)
+    panels = [p for p in sorted({(r['smoothing'], r['covariate'], r['gamma']) for r in gss if r['n_samples'] == ns})
+              if dense(p)]
+    if not panels: return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.4, 3.2), squeeze=False,
+                             layout='constrained')
     for ax, (sm, cv, g) in zip(axes[0], panels):
         grid = np.full((len(samplers), len(dists)), np.nan)
         for i, sp in enumerate(samplers):
@@ -475,7 +484,7 @@ def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
         ax.set_yticks(range(len(samplers)), samplers, fontsize=6)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(f'Warcraft: test exact match at {ns} samples', fontsize=9)
-    save_figure(fig, out / 'heatmap.png', dpi=120)
+    save_figure(fig, out / 'heatmap.png', dpi=120, tight=False)
     return out / 'heatmap.png'
 
 # %% ../../nbs/24_warcraft.ipynb #d98f1334
