@@ -16,8 +16,8 @@ from .harness import read_rows
 
 # %% auto #0
 __all__ = ['VERDICTS', 'FIGURE_DEFECTS', 'Stats', 'stats', 'wilson', 'pm', 'select_on_val', 'Table', 'read_log', 'plot_curves',
-           'preamble', 'Claim', 'compare', 'claims_table', 'versus', 'summary_rows', 'pyplot', 'logs_by_config',
-           'write_summary', 'label_defects', 'save_figure']
+           'preamble', 'real_grid', 'Claim', 'compare', 'claims_table', 'versus', 'summary_rows', 'pyplot',
+           'logs_by_config', 'write_summary', 'label_defects', 'save_figure']
 
 # %% ../../nbs/20b_report.ipynb #4a81c06b
 @dataclass
@@ -166,6 +166,14 @@ def preamble(out, # a run folder (its config.json is read)
         if changed: lines.append('Changed from the preset: ' + ', '.join(f'`{k}={v}`' for k, v in changed.items())
                                  + '.')
     return '\n'.join(lines) + '\n'
+
+# %% ../../nbs/20b_report.ipynb #94b3864f
+def real_grid(cells, # (row, column) pairs that have a value, e.g. (sampler, distribution)
+             ) -> bool:
+    "Whether the cells make a real grid: two rows, two columns and at least half of their product filled."
+    cells = set(cells)
+    rows, cols = {a for a, _ in cells}, {b for _, b in cells}
+    return len(rows) > 1 and len(cols) > 1 and 2 * len(cells) >= len(rows) * len(cols)
 
 # %% ../../nbs/20b_report.ipynb #c1ea0798
 VERDICTS = ('reproduced', 'contradicted', 'not testable at this budget')

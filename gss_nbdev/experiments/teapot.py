@@ -19,7 +19,7 @@ from ..algorithms.rendering import silhouette, soft_silhouette, camera_frame
 from ..datasets.meshes import load_mesh
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
-from .report import save_figure, summary_rows, pyplot, write_summary, Table, wilson
+from .report import save_figure, summary_rows, pyplot, write_summary, Table, wilson, real_grid
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -346,12 +346,8 @@ def _plot_heatmap(out: Path, rows: list, plt) -> Path | None:
     dists = [d for d in DISTRIBUTIONS if any(r['distribution'] == d for r in gss)]
     samplers = [s for s in (*PAPER_SAMPLERS, 'qmc-cartesian', 'rqmc-sobol') if any(r['sampler'] == s for r in gss)]
     panels = sorted({(r['smoothing'], r['covariate'], r['n_samples']) for r in gss})
-    def dense(panel):
-        cells = [(r['sampler'], r['distribution']) for r in gss
-                 if (r['smoothing'], r['covariate'], r['n_samples']) == panel]
-        rows_, cols_ = {a for a, _ in cells}, {b for _, b in cells}
-        return len(rows_) > 1 and len(cols_) > 1 and 2 * len(cells) >= len(rows_) * len(cols_)    # half filled
-    if not any(dense(p) for p in panels): return None
+    if not any(real_grid((r['sampler'], r['distribution']) for r in gss
+                         if (r['smoothing'], r['covariate'], r['n_samples']) == p) for p in panels): return None
     fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.4, 3.2), squeeze=False,
                              layout='constrained')
     for ax, (sm, cv, ns) in zip(axes[0], panels):

@@ -22,7 +22,7 @@ from ..datasets.warcraft import warcraft_data, draw_map
 from .harness import (Experiment, ExperimentConfig, Method, MethodColumns, Task, NA, cached,
                                            register)
 from .report import (save_figure, summary_rows, pyplot, logs_by_config, write_summary, Table, pm, plot_curves,
-                                          select_on_val)
+                                          select_on_val, real_grid)
 from .trainer import Evaluation, Optim, train
 
 # %% auto #0
@@ -461,13 +461,9 @@ def _plot_heatmaps(out: Path, rows: list, plt) -> Path | None:
     counts = {}
     for r in gss: counts[r['n_samples']] = counts.get(r['n_samples'], 0) + 1
     ns = max(counts, key=counts.get)
-    def dense(panel):
-        cells = {(r['sampler'], r['distribution']) for r in gss
-                 if (r['smoothing'], r['covariate'], r['gamma'], r['n_samples']) == (*panel, ns)}
-        rows_, cols_ = {a for a, _ in cells}, {b for _, b in cells}
-        return len(rows_) > 1 and len(cols_) > 1 and 2 * len(cells) >= len(rows_) * len(cols_)
     panels = [p for p in sorted({(r['smoothing'], r['covariate'], r['gamma']) for r in gss if r['n_samples'] == ns})
-              if dense(p)]
+              if real_grid((r['sampler'], r['distribution']) for r in gss
+                           if (r['smoothing'], r['covariate'], r['gamma'], r['n_samples']) == (*p, ns))]
     if not panels: return None
     fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels) + 1.4, 3.2), squeeze=False,
                              layout='constrained')
